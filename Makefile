@@ -1,0 +1,44 @@
+# Two commands for a newcomer (see README):
+#   make reproduce   regenerate every table and figure (PROFILE=cpu by default)
+#   make test        unit tests + the notebooks under the smoke profile (nbval)
+# Both create/refresh the virtual environment first; it is reused while the dependency files
+# are unchanged (the stamp file name carries their hash).
+
+PROFILE ?= cpu
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEPS_HASH := $(shell cat pyproject.toml | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.installed-$(DEPS_HASH)
+
+# Data root: HASHLIB_DATA if set; else the shared datasets folder beside the checkout where it
+# exists (these machines); else ./data (put cifar10.npz there, or let torchvision download it).
+HASHLIB_DATA ?= $(if $(wildcard ../shared/datasets/cifar10.npz),$(abspath ../shared/datasets),$(CURDIR)/data)
+export HASHLIB_DATA
+
+.PHONY: install test reproduce check-params bench clean-cache
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=23"
+	$(PY) -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1"
+	$(PY) -m pip install --quiet -e ".[dev,notebooks]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+test: $(STAMP)
+	HASHLIB_PROFILE=smoke $(PY) -m pytest tests --nbval-lax --nbval-current-env notebooks -p no:cacheprovider
+
+reproduce: $(STAMP)
+	$(PY) -m hashlib_core.reproduce --profile $(PROFILE)
+
+check-params: $(STAMP)
+	for p in smoke cpu paper; do $(PY) -m hashlib_core.reproduce --profile $$p --check || exit 1; done
+
+bench: $(STAMP)
+	for b in benches/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean-cache:
+	rm -rf .cache/hashlib

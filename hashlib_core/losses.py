@@ -1,0 +1,221 @@
+"""DSHFMDF objective (paper 000, §3.3): J = J1 + beta * J2 + gamma * J3.
+
+* J1 (eq. 1-2), pairwise likelihood loss of DPSH (Li et al. 2016):
+  ``-sum_ij (s_ij w_ij - log(1 + e^{w_ij}))``, ``w_ij = 1/2 u_i^T u_j`` on the *continuous* codes u.
+  Computed as ``softplus(w) - s * w`` (no overflow for long codes / large |u|) and averaged over
+  pairs.  Pairs are either within the mini-batch (i != j) or the mini-batch against a memory of
+  the latest codes of all training images (:class:`CodeMemory`, DPSH's U matrix).
+* J2 (eq. 3), quantization: ``||sgn(u) - u||^2`` summed over bits, averaged over the batch
+  (``sgn(0) = +1``).
+* J3 (eq. 4), classification: softmax cross-entropy for single-label integer targets,
+  sigmoid BCE-with-logits for multi-hot targets; averaged over the batch.
+
+Label conventions everywhere: a 1-D integer tensor is single-label; a 2-D (N, K) tensor is multi-hot
+(two samples are similar when they share at least one label).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = [
+    "similarity_matrix",
+    "pairwise_likelihood_loss",
+    "quantization_loss",
+    "classification_loss",
+    "DSHFMDFLoss",
+    "CodeMemory",
+    "PAPER_BETA",
+    "PAPER_GAMMA",
+]
+
+#: paper 000 §4.2 "0.01 to alpha and 0.1 to beta" read as the weights of J2 and J3 in eq. (5)
+PAPER_BETA = 0.01
+PAPER_GAMMA = 0.1
+
+
+def _is_multi_hot(labels: torch.Tensor) -> bool:
+    if labels.dim() == 1:
+        return False
+    if labels.dim() == 2:
+        return True
+    raise ValueError(f"labels must be 1-D class indices or 2-D multi-hot, got shape {tuple(labels.shape)}")
+
+
+def similarity_matrix(labels: torch.Tensor, labels_other: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``S[i, j] = 1`` if sample i of ``labels`` and sample j of ``labels_other`` are similar, as float.
+
+    Single-label (1-D ints): same class.  Multi-hot (2-D): share at least one label.
+    """
+    other = labels if labels_other is None else labels_other
+    if _is_multi_hot(labels) != _is_multi_hot(other):
+        raise ValueError("labels and labels_other must use the same format (both 1-D or both 2-D)")
+    if _is_multi_hot(labels):
+        a = (labels > 0).to(torch.float32)
+        b = (other > 0).to(torch.float32)
+        return (a @ b.t() > 0).to(torch.float32)
+    return (labels.view(-1, 1) == other.view(1, -1)).to(torch.float32)
+
+
+def pairwise_likelihood_loss(
+    u: torch.Tensor,
+    labels: torch.Tensor,
+    u_other: Optional[torch.Tensor] = None,
+    labels_other: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """J1 of paper 000 (eq. 2), mean over pairs.
+
+    Args:
+        u: (N, L) continuous codes (gradients flow through these).
+        labels: (N,) ints or (N, K) multi-hot.
+        u_other / labels_other: (M, L) / (M,) or (M, K) codes and labels to pair against
+            (e.g. :class:`CodeMemory` contents; treated as constants, i.e. detached).  When omitted
+            the pairs are all ordered pairs (i, j), i != j, of the mini-batch.
+
+    Returns:
+        scalar ``mean_{pairs} [ log(1 + e^{w_ij}) - s_ij w_ij ]`` with ``w_ij = u_i^T u_j / 2``.
+        (The paper's J1 is the *sum*; the mean makes beta/gamma independent of batch/memory size.)
+    """
+    if u.dim() != 2:
+        raise ValueError(f"u must be (N, L), got {tuple(u.shape)}")
+    if (u_other is None) != (labels_other is None):
+        raise ValueError("pass u_other and labels_other together")
+    if u_other is None:
+        n = u.shape[0]
+        if n < 2:
+            return u.sum() * 0.0
+        w = 0.5 * (u @ u.t())
+        s = similarity_matrix(labels).to(w.dtype)
+        off = ~torch.eye(n, dtype=torch.bool, device=u.device)
+        loss = F.softplus(w) - s * w
+        return loss[off].mean()
+    if u_other.shape[0] == 0:
+        return u.sum() * 0.0
+    w = 0.5 * (u @ u_other.detach().to(device=u.device, dtype=u.dtype).t())
+    s = similarity_matrix(labels, labels_other.to(labels.device)).to(w.dtype)
+    return (F.softplus(w) - s * w).mean()
+
+
+def _sgn(u: torch.Tensor) -> torch.Tensor:
+    return torch.where(u >= 0, torch.ones_like(u), -torch.ones_like(u))
+
+
+def quantization_loss(u: torch.Tensor) -> torch.Tensor:
+    """J2 of paper 000 (eq. 3): ``||sgn(u) - u||^2`` summed over bits, mean over the batch; sgn(0)=+1."""
+    if u.shape[0] == 0:
+        return u.sum() * 0.0
+    return (_sgn(u).detach() - u).pow(2).sum(dim=1).mean()
+
+
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor, multi_label: Optional[bool] = None) -> torch.Tensor:
+    """J3 of paper 000 (eq. 4), mean over the batch.
+
+    Single-label (1-D integer ``labels``): softmax cross-entropy.  Multi-hot (2-D ``labels``):
+    ``binary_cross_entropy_with_logits`` averaged over labels and samples.  ``multi_label`` overrides
+    the shape-based choice (``False`` with 2-D one-hot labels uses cross-entropy on their argmax).
+    """
+    ml = _is_multi_hot(labels) if multi_label is None else bool(multi_label)
+    if ml:
+        if labels.dim() != 2:
+            raise ValueError("multi-label classification needs (N, K) multi-hot labels")
+        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+    if labels.dim() == 2:
+        labels = labels.argmax(dim=1)
+    return F.cross_entropy(logits, labels.long())
+
+
+class CodeMemory:
+    """DPSH-style memory of the latest continuous code (and label) of every training image.
+
+    ``update(index, u, labels)`` writes detached rows; ``get()`` returns ``(u, labels)`` of the rows
+    written so far (unwritten rows would only add constant ``log 2`` terms and dilute the mean).
+    """
+
+    def __init__(self, n_train: int, bits: int, device=None, dtype=torch.float32) -> None:
+        self.n_train = int(n_train)
+        self.bits = int(bits)
+        self.u = torch.zeros(self.n_train, self.bits, device=device, dtype=dtype)
+        self.labels: Optional[torch.Tensor] = None
+        self.filled = torch.zeros(self.n_train, dtype=torch.bool, device=device)
+
+    @torch.no_grad()
+    def update(self, index: torch.Tensor, u: torch.Tensor, labels: torch.Tensor) -> None:
+        index = torch.as_tensor(index, device=self.u.device).long().view(-1)
+        if u.shape != (index.numel(), self.bits):
+            raise ValueError(f"u must be ({index.numel()}, {self.bits}), got {tuple(u.shape)}")
+        if self.labels is None:
+            shape = (self.n_train,) + tuple(labels.shape[1:])
+            dtype = labels.dtype if labels.dim() == 1 else torch.float32
+            self.labels = torch.zeros(shape, dtype=dtype, device=self.u.device)
+        self.u[index] = u.detach().to(self.u.dtype)
+        self.labels[index] = labels.detach().to(self.labels.device, self.labels.dtype)
+        self.filled[index] = True
+
+    def get(self) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        if self.labels is None:
+            return self.u[:0], None
+        if bool(self.filled.all()):
+            return self.u, self.labels
+        return self.u[self.filled], self.labels[self.filled]
+
+    def to(self, device) -> "CodeMemory":
+        self.u = self.u.to(device)
+        self.filled = self.filled.to(device)
+        if self.labels is not None:
+            self.labels = self.labels.to(device)
+        return self
+
+    def __len__(self) -> int:
+        return int(self.filled.sum())
+
+
+class DSHFMDFLoss(nn.Module):
+    """``J = J1 + beta * J2 + gamma * J3`` (paper 000 eq. 5).
+
+    Defaults ``beta = 0.01`` (quantization) and ``gamma = 0.1`` (classification): §4.2's
+    "0.01 to alpha and 0.1 to beta" in the order the weights appear in eq. (5).
+
+    ``forward(output, labels, memory=None, index=None)``: ``output`` is a ``HashOutput(u, logits)``.
+    With a :class:`CodeMemory` ``memory``, J1 pairs the batch against the memory (DPSH); when
+    ``index`` (the batch's training-set indices) is also given, the memory is first updated with
+    this batch's detached codes, exactly as DPSH refreshes U before computing the loss.  Without
+    ``memory``, J1 uses the pairs inside the mini-batch.  Returns ``(total, {"j1", "j2", "j3"}
+    as floats)``.
+    """
+
+    def __init__(self, beta: float = PAPER_BETA, gamma: float = PAPER_GAMMA, multi_label: Optional[bool] = None) -> None:
+        super().__init__()
+        self.beta = float(beta)
+        self.gamma = float(gamma)
+        self.multi_label = multi_label
+
+    def forward(
+        self,
+        output,
+        labels: torch.Tensor,
+        memory: Optional[CodeMemory] = None,
+        index: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, Dict[str, float]]:
+        u, logits = output[0], output[1]
+        if memory is not None:
+            if index is not None:
+                memory.update(index, u, labels)
+            mu, ml = memory.get()
+            j1 = pairwise_likelihood_loss(u, labels, mu, ml) if ml is not None else pairwise_likelihood_loss(u, labels)
+        else:
+            j1 = pairwise_likelihood_loss(u, labels)
+        j2 = quantization_loss(u)
+        j3 = classification_loss(logits, labels, self.multi_label) if logits is not None else u.sum() * 0.0
+        total = j1
+        if self.beta != 0.0:
+            total = total + self.beta * j2
+        if self.gamma != 0.0:
+            total = total + self.gamma * j3
+        return total, {"j1": float(j1.detach()), "j2": float(j2.detach()), "j3": float(j3.detach())}
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, gamma={self.gamma}"

@@ -1,0 +1,34 @@
+"""The papers' reported numbers, transcribed once into ``reported_values/reported.csv``.
+
+Columns: paper (file prefix in ``../shared/papers``), artefact (``table2`` ...), method,
+variant, dataset, bits, metric, value. Notebooks read them through :func:`reported` and put
+them beside our numbers; ``tests/test_reported.py`` checks cells against the paper text.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import pandas as pd
+
+
+@lru_cache(maxsize=1)
+def _all() -> pd.DataFrame:
+    with resources.files("hashlib_core").joinpath("reported_values", "reported.csv").open() as f:
+        df = pd.read_csv(f, dtype={"paper": str, "variant": str})
+    df["variant"] = df["variant"].fillna("")
+    return df
+
+
+def reported(paper: str | None = None, artefact: str | None = None, **filters) -> pd.DataFrame:
+    """Rows of the transcribed tables, filtered by paper, artefact and any column=value."""
+    df = _all()
+    if paper is not None:
+        df = df[df["paper"] == paper]
+    if artefact is not None:
+        df = df[df["artefact"] == artefact]
+    for col, val in filters.items():
+        if col not in df.columns:
+            raise ValueError(f"unknown column {col!r}; columns: {list(df.columns)}")
+        df = df[df[col].isin(val if isinstance(val, (list, tuple, set)) else [val])]
+    return df.reset_index(drop=True).copy()

@@ -1,0 +1,130 @@
+"""Tables beside the papers' values, figure files and the manifest every output folder carries.
+
+A notebook opens one :class:`Report`; each table it saves goes to CSV and Markdown, each figure
+to PNG and SVG, and :meth:`Report.finish` writes ``manifest.json`` (profile, commit, seeds, date,
+wall time of the notebook and of every run it used). Where the outputs go depends on the
+profile: ``cpu`` → ``figures/<notebook>/``, ``paper`` → ``figures/paper/<notebook>/``, ``smoke``
+(CI) → the cache folder, so CI never touches the committed figures.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from hashlib_core.paths import cache_root, repo_root
+
+FIGURES_ENV = "HASHLIB_FIGURES"
+
+
+def figures_dir(notebook: str, profile: str) -> Path:
+    """Output folder of ``notebook`` under ``profile`` (``HASHLIB_FIGURES`` overrides the root)."""
+    if os.environ.get(FIGURES_ENV):
+        root = Path(os.environ[FIGURES_ENV])
+    elif profile == "smoke":
+        root = cache_root() / "figures-smoke"
+    elif profile == "cpu":
+        root = repo_root() / "figures"
+    else:
+        root = repo_root() / "figures" / profile
+    return root / notebook
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True,
+                             text=True, timeout=10)
+        commit = out.stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "hashlib_core", "notebooks", "params"],
+                               cwd=repo_root(), capture_output=True, text=True, timeout=10).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    arr = np.asarray(list(values), dtype=float)
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def fmt_mean_sd(values: Sequence[float], digits: int = 3) -> str:
+    m, s = mean_sd(values)
+    return f"{m:.{digits}f} ± {s:.{digits}f}" if len(values) > 1 else f"{m:.{digits}f}"
+
+
+class Report:
+    """Collects one notebook's outputs and writes its manifest."""
+
+    def __init__(self, notebook: str, profile: str, seeds: Iterable[int] = (), params: dict | None = None):
+        self.notebook = notebook
+        self.profile = profile
+        self.seeds = list(seeds)
+        self.params = dict(params or {})
+        self.dir = figures_dir(notebook, profile)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.started = time.time()
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.outputs: list[str] = []
+        self.splits: dict[str, str] = {}
+
+    def add_runs(self, results) -> None:
+        for r in results if isinstance(results, (list, tuple)) else [results]:
+            self.runs[r.key] = {
+                "label": r.config.label(),
+                "config": r.config.to_dict(),
+                "metrics": r.metrics,
+                "timings": r.timings,
+                "cached": r.cached,
+            }
+            self.splits[f"{r.config.protocol}/seed{r.config.seed}"] = r.split_checksum
+
+    def _write_text(self, name: str, text: str) -> Path:
+        path = self.dir / name
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+        self.outputs.append(name)
+        return path
+
+    def save_table(self, df: pd.DataFrame, name: str, caption: str = "") -> pd.DataFrame:
+        """Write ``df`` as ``<name>.csv`` and ``<name>.md`` (with the caption above the table)."""
+        self._write_text(f"{name}.csv", df.to_csv(index=False))
+        md = (f"{caption}\n\n" if caption else "") + df.to_markdown(index=False) + "\n"
+        md += f"\n_profile `{self.profile}`, generated {_dt.date.today().isoformat()}_\n"
+        self._write_text(f"{name}.md", md)
+        return df
+
+    def save_figure(self, fig, name: str) -> None:
+        for ext in ("png", "svg"):
+            path = self.dir / f"{name}.{ext}"
+            tmp = path.with_name(f".{path.stem}.tmp.{ext}")
+            fig.savefig(tmp, dpi=130, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else None)
+            os.replace(tmp, path)
+            self.outputs.append(path.name)
+
+    def finish(self) -> dict[str, Any]:
+        manifest = {
+            "notebook": self.notebook,
+            "profile": self.profile,
+            "commit": git_commit(),
+            "seeds": self.seeds,
+            "params": self.params,
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "wall_time_s": round(time.time() - self.started, 1),
+            "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
+            "splits": self.splits,
+            "runs": self.runs,
+            "outputs": sorted(set(self.outputs)),
+        }
+        self._write_text("manifest.json", json.dumps(manifest, indent=1, sort_keys=True, default=str))
+        return manifest
+

@@ -1,0 +1,160 @@
+"""Regenerate every registered notebook's tables and figures with papermill.
+
+    python -m hashlib_core.reproduce --profile cpu            # everything (what `make reproduce` runs)
+    python -m hashlib_core.reproduce --profile cpu --only 01_dshfmdf_table2
+
+The registry is ``params/notebooks.yaml``; the parameters of notebook ``N`` under profile ``P``
+are ``params/N/P.yaml`` (a plain papermill parameter file). Every parameter file is checked
+against the notebook's ``parameters`` cell before anything runs: an unknown name or a value of
+the wrong type is one clear error, not a failure an hour in. Executed notebooks are written
+beside their outputs (``figures/N/N.ipynb`` for the cpu profile), atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hashlib_core.paths import repo_root
+from hashlib_core.profiles import available_profiles, load_profile
+from hashlib_core.reporting import figures_dir
+
+REGISTRY = "params/notebooks.yaml"
+
+
+def registry() -> list[dict[str, Any]]:
+    """The registered notebooks, in the order they run."""
+    entries = yaml.safe_load((repo_root() / REGISTRY).read_text())["notebooks"]
+    return [dict(e) for e in entries]
+
+
+def params_path(stem: str, profile: str) -> Path:
+    return repo_root() / "params" / stem / f"{profile}.yaml"
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def _compatible(default: Any, value: Any) -> bool:
+    """Is ``value`` an acceptable replacement for the notebook's ``default``?"""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if default is None:
+        return True
+    return isinstance(value, type(default))
+
+
+def notebook_defaults(notebook: Path) -> dict[str, Any]:
+    """Names and default values of the notebook's ``parameters`` cell."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{notebook}: expected exactly one cell tagged 'parameters', found {len(cells)}")
+    namespace: dict[str, Any] = {}
+    exec(compile(cells[0].source, str(notebook), "exec"), {"os": os}, namespace)  # noqa: S102 - our own cell
+    return {k: v for k, v in namespace.items() if not k.startswith("_") and k != "os"}
+
+
+def validate_parameters(notebook: Path, params: dict[str, Any]) -> None:
+    """Raise one ValueError naming every unknown parameter and every value of the wrong type."""
+    defaults = notebook_defaults(notebook)
+    problems = []
+    for name, value in params.items():
+        if name not in defaults:
+            problems.append(f"unknown parameter {name!r} (the notebook takes: {', '.join(sorted(defaults))})")
+        elif not _compatible(defaults[name], value):
+            problems.append(f"parameter {name!r} must be {_type_name(defaults[name])} like the default "
+                            f"{defaults[name]!r}, got {_type_name(value)} {value!r}")
+    if "profile" in params:
+        load_profile(params["profile"])  # raises on an unknown or invalid profile
+    if problems:
+        raise ValueError(f"{notebook.name}:\n  - " + "\n  - ".join(problems))
+
+
+def resolve(profile: str, only: list[str] | None = None) -> list[tuple[Path, dict[str, Any]]]:
+    """Check the whole batch (registry, parameter files, profile) before running any of it."""
+    load_profile(profile)
+    entries = registry()
+    stems = [Path(e["notebook"]).stem for e in entries]
+    if only:
+        unknown = sorted(set(only) - set(stems))
+        if unknown:
+            raise ValueError(f"unknown notebook(s) {unknown}; registered: {stems}")
+    plan = []
+    for entry, stem in zip(entries, stems):
+        if only and stem not in only:
+            continue
+        notebook = repo_root() / entry["notebook"]
+        if not notebook.is_file():
+            raise FileNotFoundError(f"registered notebook {notebook} does not exist")
+        pfile = params_path(stem, profile)
+        if not pfile.is_file():
+            raise FileNotFoundError(f"no parameter file {pfile.relative_to(repo_root())} for profile {profile!r}")
+        params = yaml.safe_load(pfile.read_text()) or {}
+        params["profile"] = profile
+        validate_parameters(notebook, params)
+        plan.append((notebook, params))
+    return plan
+
+
+def execute(notebook: Path, params: dict[str, Any], profile: str) -> Path:
+    """Run one notebook with papermill; the executed copy lands beside its outputs, atomically."""
+    import papermill as pm
+
+    out_dir = figures_dir(notebook.stem, profile)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / notebook.name
+    tmp = out_dir / f".{notebook.stem}.running.ipynb"
+    try:
+        pm.execute_notebook(str(notebook), str(tmp), parameters=params, cwd=str(notebook.parent),
+                            kernel_name="python3", progress_bar=False, log_output=True)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return final
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default=os.environ.get("PROFILE", "cpu"),
+                        help=f"one of {available_profiles()} (default cpu)")
+    parser.add_argument("--only", nargs="*", help="notebook stems to run (default: all registered)")
+    parser.add_argument("--check", action="store_true", help="validate everything, run nothing")
+    args = parser.parse_args(argv)
+    try:
+        plan = resolve(args.profile, args.only)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"profile {args.profile}: {len(plan)} notebook(s): " + ", ".join(nb.stem for nb, _ in plan))
+    if args.check:
+        return 0
+    timings = {}
+    for notebook, params in plan:
+        t0 = time.time()
+        print(f"--> {notebook.stem}", flush=True)
+        out = execute(notebook, params, args.profile)
+        timings[notebook.stem] = round(time.time() - t0, 1)
+        print(f"<-- {notebook.stem}: {timings[notebook.stem]} s -> {out.relative_to(repo_root())}", flush=True)
+    summary = figures_dir("", args.profile) / f"reproduce-{args.profile}.json"
+    previous = json.loads(summary.read_text()) if summary.is_file() else {}
+    previous.update(timings)
+    summary.write_text(json.dumps(previous, indent=1, sort_keys=True))
+    print(f"done: {sum(timings.values()):.0f} s in all")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""The one experiment runner: a fully resolved :class:`RunConfig` in, codes and metrics out.
+
+Every table and figure is a set of runs. A run's key is the SHA-256 of its canonical JSON
+config (plus :data:`CACHE_VERSION`), so notebooks that share a run (paper 000's VGG-19 48-bit
+run is a row of Tables 2, 3, 4 and 5 and a point of Fig. 6) compute it once. Cache entries
+are written atomically (a temporary folder renamed into place) and verified on read against
+the SHA-256 recorded beside them; a corrupt or partial entry is recomputed, never trusted.
+An interrupted sweep therefore resumes where it stopped.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from hashlib_core import codes as codes_mod
+from hashlib_core import metrics as metrics_mod
+from hashlib_core.paths import cache_root
+
+# Bump when a change to training or encoding makes earlier cached results stale.
+CACHE_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's result. Two equal configs give equal codes."""
+
+    method: str
+    protocol: str
+    bits: int
+    seed: int
+    profile: str
+    model: Mapping[str, Any]
+    loss: Mapping[str, Any]
+    train: Mapping[str, Any]
+    input_size: int
+    subset: Mapping[str, int] | None = None
+    device: str = "cpu"
+    num_threads: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for k in ("model", "loss", "train", "subset"):
+            if d[k] is not None:
+                d[k] = dict(sorted(dict(d[k]).items()))
+        return d
+
+    def key(self) -> str:
+        payload = json.dumps({"v": CACHE_VERSION, **self.to_dict()}, sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def label(self) -> str:
+        m = self.model
+        parts = [self.method, str(m.get("backbone", "")), str(m.get("variant", "")),
+                 f"{self.bits}b", self.protocol, f"seed{self.seed}"]
+        extra = ",".join(f"{k}={v}" for k, v in sorted(self.loss.items()))
+        return " ".join(p for p in parts if p) + (f" [{extra}]" if extra else "")
+
+
+@dataclasses.dataclass
+class RunResult:
+    config: RunConfig
+    key: str
+    query_codes: np.ndarray
+    db_codes: np.ndarray
+    metrics: dict[str, float]
+    history: list[dict[str, float]]
+    timings: dict[str, float]
+    split_checksum: str
+    cached: bool = False
+
+    def split(self):
+        """The protocol split this run used (loaded from the seeded split cache)."""
+        from hashlib_core.data import get_protocol
+
+        return get_protocol(self.config.protocol, seed=self.config.seed, subset=self.config.subset)
+
+    def summary(self) -> str:
+        loss = self.history[-1].get("loss", float("nan")) if self.history else float("nan")
+        return (f"[run {self.key[:10]}] {self.config.label()}: train {self.timings.get('train_s', 0):.0f} s, "
+                f"encode {self.timings.get('encode_s', 0):.0f} s, final loss {loss:.4f}, "
+                f"mAP {self.metrics.get('map', float('nan')):.4f}" + (" (cached)" if self.cached else ""))
+
+
+def run_dir(key: str, cache_dir: Path | None = None) -> Path:
+    return Path(cache_dir or cache_root()) / "runs" / key
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_entry(directory: Path, result: RunResult) -> None:
+    """Write a cache entry into a temporary folder, then rename it into place (atomic)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory.parent))
+    try:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, query=codes_mod.pack(result.query_codes), db=codes_mod.pack(result.db_codes),
+                            bits=np.int64(result.config.bits))
+        (tmp / "codes.npz").write_bytes(buf.getvalue())
+        meta = {
+            "key": result.key,
+            "config": result.config.to_dict(),
+            "metrics": result.metrics,
+            "history": result.history,
+            "timings": result.timings,
+            "split_checksum": result.split_checksum,
+            "codes_sha256": _sha256(tmp / "codes.npz"),
+            "cache_version": CACHE_VERSION,
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(tmp, directory)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_cached(config: RunConfig, cache_dir: Path | None = None) -> RunResult | None:
+    """The cached result for ``config``, or None when absent or failing verification."""
+    key = config.key()
+    directory = run_dir(key, cache_dir)
+    try:
+        meta = json.loads((directory / "meta.json").read_text())
+        if meta.get("key") != key or meta.get("cache_version") != CACHE_VERSION:
+            return None
+        if _sha256(directory / "codes.npz") != meta["codes_sha256"]:
+            return None
+        with np.load(directory / "codes.npz") as z:
+            bits = int(z["bits"])
+            q = codes_mod.unpack(z["query"], bits)
+            d = codes_mod.unpack(z["db"], bits)
+    except (OSError, ValueError, KeyError, json.JSONDecodeError, EOFError):
+        return None
+    return RunResult(config=config, key=key, query_codes=q, db_codes=d, metrics=meta["metrics"],
+                     history=meta["history"], timings=meta["timings"],
+                     split_checksum=meta["split_checksum"], cached=True)
+
+
+def run(config: RunConfig, progress: bool = True, cache_dir: Path | None = None,
+        use_cache: bool = True, verbose: bool = True) -> RunResult:
+    """Return the codes and metrics of ``config``, training only when the cache lacks them."""
+    from hashlib_core.data import get_protocol
+    from hashlib_core.methods import get_method
+    from hashlib_core.train import TrainSettings, encode, fit, set_determinism
+
+    method = get_method(config.method)  # fails fast on an unknown method
+    if use_cache:
+        cached = load_cached(config, cache_dir)
+        if cached is not None:
+            if verbose:
+                print(cached.summary())
+            return cached
+
+    split = get_protocol(config.protocol, seed=config.seed, subset=config.subset)
+    set_determinism(config.seed, config.num_threads)
+    model = method.build_model(config, split)
+    criterion = method.build_criterion(config, split)
+    settings = TrainSettings(input_size=config.input_size, device=config.device,
+                             num_threads=config.num_threads, **dict(config.train))
+    t0 = time.perf_counter()
+    history = fit(model, criterion, split.train, settings, seed=config.seed, progress=progress,
+                  desc=f"train {config.label()}")
+    t1 = time.perf_counter()
+    enc_bs = int(dict(config.train).get("batch_size", 64)) * 8
+    q = method.binarize(encode(model, split.query, config.input_size, method.encode_output,
+                               batch_size=enc_bs, device=config.device, progress=progress, desc="encode query"))
+    d = method.binarize(encode(model, split.database, config.input_size, method.encode_output,
+                               batch_size=enc_bs, device=config.device, progress=progress, desc="encode database"))
+    t2 = time.perf_counter()
+    metrics = metrics_mod.evaluate(q, d, split.query.labels, split.database.labels, topk=split.map_topk)
+    t3 = time.perf_counter()
+    result = RunResult(
+        config=config, key=config.key(), query_codes=q, db_codes=d,
+        metrics={k: float(v) for k, v in metrics.items()}, history=history,
+        timings={"train_s": t1 - t0, "encode_s": t2 - t1, "metrics_s": t3 - t2,
+                 "train_images_per_s": len(split.train) * settings.epochs / max(t1 - t0, 1e-9)},
+        split_checksum=split.checksum,
+    )
+    if use_cache:
+        _write_entry(run_dir(result.key, cache_dir), result)
+    if verbose:
+        print(result.summary())
+    return result
+
+
+def run_many(configs: Iterable[RunConfig], progress: bool = True, **kwargs) -> list[RunResult]:
+    """Run (or fetch from the cache) each config in turn; an interrupted sweep resumes."""
+    from tqdm.auto import tqdm
+
+    configs = list(configs)
+    results = []
+    for config in tqdm(configs, desc="runs", disable=not progress or len(configs) < 2):
+        results.append(run(config, progress=progress, **kwargs))
+    return results
+
+
+def make_config(profile, method: str, protocol: str, bits: int, seed: int,
+                model: Mapping[str, Any] | None = None, loss: Mapping[str, Any] | None = None,
+                train: Mapping[str, Any] | None = None) -> RunConfig:
+    """Resolve a run from a profile (name or :class:`~hashlib_core.profiles.Profile`), the
+    method's defaults and explicit overrides (which win)."""
+    from hashlib_core.methods import get_method
+    from hashlib_core.profiles import Profile, load_profile
+
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    spec = get_method(method)
+    model_cfg = {**spec.defaults.get("model", {}), "width": prof.width, "weights": prof.weights,
+                 **dict(model or {})}
+    loss_cfg = {**spec.defaults.get("loss", {}), **dict(loss or {})}
+    return RunConfig(
+        method=method, protocol=protocol, bits=int(bits), seed=int(seed), profile=prof.name,
+        model=model_cfg, loss=loss_cfg, train={**prof.training(), **dict(train or {})},
+        input_size=prof.input_size, subset=dict(prof.subset) if prof.subset else None,
+        device=prof.device, num_threads=prof.num_threads,
+    )
+
+
+def sweep(profile, method: str, protocol: str, bits: Iterable[int], seeds: Iterable[int],
+          model: Mapping[str, Any] | None = None, loss: Mapping[str, Any] | None = None,
+          progress: bool = True, **kwargs) -> list[RunResult]:
+    """Every (bits, seed) run of one method on one protocol — the rows behind one table line."""
+    configs = [make_config(profile, method, protocol, b, s, model=model, loss=loss)
+               for b in bits for s in seeds]
+    return run_many(configs, progress=progress, **kwargs)

@@ -1,0 +1,179 @@
+"""The one trainer and the one encoder every method goes through.
+
+A method brings a model (``forward(x) -> HashOutput``), a criterion
+(``criterion(output, labels, index) -> (loss, {term: float})``) and an encoding rule
+(``output -> continuous code``); :func:`fit` and :func:`encode` do the rest.
+
+Determinism: the shuffling order and the augmentation draw from generators seeded from the
+run's seed, the model is initialised under ``torch.manual_seed(seed)``, and CPU kernels are
+deterministic for a fixed thread count, so the same config gives the same codes on the CPU.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class ImagePart(Protocol):
+    """What the trainer needs of a split part (query / database / train)."""
+
+    labels: np.ndarray
+
+    def __len__(self) -> int: ...
+
+    def get_batch(self, indices: np.ndarray) -> np.ndarray:
+        """uint8 images (n, H, W, 3) for the given positions."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    epochs: int
+    batch_size: int
+    lr: float
+    backbone_lr: float
+    weight_decay: float
+    input_size: int
+    augment: bool = True
+    device: str = "cpu"
+    num_threads: int | None = None
+
+
+def set_determinism(seed: int, num_threads: int | None = None) -> None:
+    """Seed torch and pin the CPU thread count (results depend on it)."""
+    if num_threads:
+        torch.set_num_threads(num_threads)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def images_to_tensor(images: np.ndarray, input_size: int, device: str = "cpu") -> torch.Tensor:
+    """uint8 NHWC images -> ImageNet-normalised float NCHW at ``input_size`` (bilinear resize)."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    if x.shape[-1] != input_size or x.shape[-2] != input_size:
+        x = nn.functional.interpolate(x, size=(input_size, input_size), mode="bilinear",
+                                      align_corners=False, antialias=True)
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def augment_batch(x: torch.Tensor, generator: torch.Generator, pad_fraction: float = 0.125) -> torch.Tensor:
+    """Per-image random translation (zero padding, then a crop back to size) and horizontal flip.
+
+    The standard CIFAR augmentation (pad 4 px at 32 px, random crop, flip), done on the whole
+    batch at once with one seeded generator so it is cheap and reproducible. Written here
+    because torchvision.transforms.v2 draws one set of parameters per call, which on a batch
+    tensor would give every image the same crop.
+    """
+    n, _, h, w = x.shape
+    pad = max(1, int(round(pad_fraction * h)))
+    padded = nn.functional.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    flip = torch.rand(n, generator=generator) < 0.5
+    rows = (torch.arange(h).view(1, h) + dy.view(n, 1))  # (n, h)
+    cols = torch.arange(w).view(1, w) + dx.view(n, 1)    # (n, w)
+    cols = torch.where(flip.view(n, 1), cols.flip(1), cols)
+    c = x.shape[1]
+    out = padded.gather(2, rows.view(n, 1, h, 1).expand(n, c, h, padded.shape[3]))
+    out = out.gather(3, cols.view(n, 1, 1, w).expand(n, c, h, w))
+    return out
+
+
+def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
+    """Adam with one learning rate for the (possibly pretrained) backbone and one for the new layers."""
+    from hashlib_core.models.common import Backbone, parameter_groups
+
+    if isinstance(getattr(model, "backbone", None), Backbone):
+        groups = parameter_groups(model, backbone_lr=settings.backbone_lr, head_lr=settings.lr)
+    else:
+        groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": settings.lr}]
+    return torch.optim.Adam(groups, lr=settings.lr, weight_decay=settings.weight_decay)
+
+
+Criterion = Callable[..., tuple[torch.Tensor, dict[str, float]]]
+
+
+def fit(
+    model: nn.Module,
+    criterion: Criterion,
+    train: ImagePart,
+    settings: TrainSettings,
+    seed: int,
+    progress: bool = True,
+    desc: str = "train",
+) -> list[dict[str, float]]:
+    """Train ``model`` for ``settings.epochs`` epochs; returns the per-epoch mean loss terms.
+
+    The number of epochs is fixed by the config: nothing here looks at the query set.
+    """
+    device = settings.device
+    model.to(device).train()
+    optimizer = make_optimizer(model, settings)
+    order_gen = torch.Generator().manual_seed(seed)
+    aug_gen = torch.Generator().manual_seed(seed + 1_000_003)
+    labels_all = torch.as_tensor(np.asarray(train.labels))
+    n = len(train)
+    steps = math.ceil(n / settings.batch_size)
+    history: list[dict[str, float]] = []
+    bar = tqdm(range(settings.epochs), desc=desc, disable=not progress, leave=False)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        perm = torch.randperm(n, generator=order_gen).numpy()
+        sums: dict[str, float] = {}
+        for step in range(steps):
+            idx = perm[step * settings.batch_size:(step + 1) * settings.batch_size]
+            if len(idx) < 2:  # a pairwise loss needs two items; drop a last batch of one
+                continue
+            x = images_to_tensor(train.get_batch(idx), settings.input_size, device)
+            if settings.augment:
+                x = augment_batch(x, aug_gen)
+            y = labels_all[idx].to(device)
+            output = model(x)
+            loss, terms = criterion(output, y, torch.as_tensor(idx))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite loss at epoch {epoch}, step {step}: {terms}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            terms = {"loss": float(loss.detach()), **terms}
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
+        record = {k: v / n for k, v in sums.items()}
+        record["epoch"] = epoch + 1
+        record["seconds"] = time.perf_counter() - t0
+        history.append(record)
+        bar.set_postfix(loss=f"{record.get('loss', float('nan')):.4f}")
+    return history
+
+
+@torch.no_grad()
+def encode(
+    model: nn.Module,
+    part: ImagePart,
+    input_size: int,
+    encode_output: Callable[[object], torch.Tensor],
+    batch_size: int = 500,
+    device: str = "cpu",
+    progress: bool = True,
+    desc: str = "encode",
+) -> np.ndarray:
+    """Continuous codes (float32, (n, bits)) for every image of ``part``, in order."""
+    model.to(device).eval()
+    n = len(part)
+    outs = []
+    for start in tqdm(range(0, n, batch_size), desc=desc, disable=not progress, leave=False):
+        idx = np.arange(start, min(n, start + batch_size))
+        x = images_to_tensor(part.get_batch(idx), input_size, device)
+        outs.append(encode_output(model(x)).float().cpu())
+    return torch.cat(outs).numpy() if outs else np.zeros((0, 0), np.float32)
