@@ -43,9 +43,10 @@ __all__ = [
 ]
 
 #: Default working-set size (in query x database pairs) of one query batch when
-#: ``batch_size`` is ``None``.  ``2**22`` pairs keeps every temporary of a batch
-#: at a few tens of MiB (e.g. 71 queries per batch for a 59,000-item database).
-DEFAULT_BATCH_ELEMENTS = 1 << 22
+#: ``batch_size`` is ``None``.  ``2**21`` pairs (35 queries per batch for a
+#: 59,000-item database) keeps the peak of a metric at about 12 bytes per pair
+#: (~24 MiB); larger batches were not faster in benches/bench_metrics.py.
+DEFAULT_BATCH_ELEMENTS = 1 << 21
 
 # 256-entry popcount table, used when numpy has no ``np.bitwise_count`` (< 2.0).
 _POPCOUNT_TABLE = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
@@ -58,7 +59,11 @@ _HAS_BITWISE_COUNT = hasattr(np, "bitwise_count")
 def _to_numpy(x) -> np.ndarray:
     """``np.asarray`` that also accepts torch tensors (without importing torch)."""
     if hasattr(x, "detach"):  # torch.Tensor (possibly on GPU / requiring grad)
-        x = x.detach().cpu().numpy()
+        t = x.detach().cpu()
+        try:
+            x = t.numpy()
+        except TypeError:  # e.g. bfloat16, which numpy cannot hold
+            x = t.float().numpy()
     return np.asarray(x)
 
 

@@ -91,6 +91,19 @@ class RunResult:
                 f"mAP {self.metrics.get('map', float('nan')):.4f}" + (" (cached)" if self.cached else ""))
 
 
+def _jsonable(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Scalars as floats, curves (e.g. precision by radius) as lists, so the cache is plain JSON."""
+    out: dict[str, Any] = {}
+    for k, v in metrics.items():
+        if v is None or isinstance(v, (int, float, str)):
+            out[k] = v
+        elif np.ndim(v) == 0:
+            out[k] = float(v)
+        else:
+            out[k] = np.asarray(v, dtype=float).tolist()
+    return out
+
+
 def run_dir(key: str, cache_dir: Path | None = None) -> Path:
     return Path(cache_dir or cache_root()) / "runs" / key
 
@@ -187,7 +200,7 @@ def run(config: RunConfig, progress: bool = True, cache_dir: Path | None = None,
     t3 = time.perf_counter()
     result = RunResult(
         config=config, key=config.key(), query_codes=q, db_codes=d,
-        metrics={k: float(v) for k, v in metrics.items()}, history=history,
+        metrics=_jsonable(metrics), history=history,
         timings={"train_s": t1 - t0, "encode_s": t2 - t1, "metrics_s": t3 - t2,
                  "train_images_per_s": len(split.train) * settings.epochs / max(t1 - t0, 1e-9)},
         split_checksum=split.checksum,

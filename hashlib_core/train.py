@@ -20,9 +20,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
+from hashlib_core.data.transforms import to_tensor_batch
 
 class ImagePart(Protocol):
     """What the trainer needs of a split part (query / database / train)."""
@@ -54,17 +52,6 @@ def set_determinism(seed: int, num_threads: int | None = None) -> None:
         torch.set_num_threads(num_threads)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def images_to_tensor(images: np.ndarray, input_size: int, device: str = "cpu") -> torch.Tensor:
-    """uint8 NHWC images -> ImageNet-normalised float NCHW at ``input_size`` (bilinear resize)."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
-    if x.shape[-1] != input_size or x.shape[-2] != input_size:
-        x = nn.functional.interpolate(x, size=(input_size, input_size), mode="bilinear",
-                                      align_corners=False, antialias=True)
-    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
-    return (x - mean) / std
 
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator, pad_fraction: float = 0.125) -> torch.Tensor:
@@ -122,7 +109,7 @@ def fit(
     optimizer = make_optimizer(model, settings)
     order_gen = torch.Generator().manual_seed(seed)
     aug_gen = torch.Generator().manual_seed(seed + 1_000_003)
-    labels_all = torch.as_tensor(np.asarray(train.labels))
+    labels_all = torch.from_numpy(np.array(train.labels))  # a writable copy
     n = len(train)
     steps = math.ceil(n / settings.batch_size)
     history: list[dict[str, float]] = []
@@ -135,7 +122,7 @@ def fit(
             idx = perm[step * settings.batch_size:(step + 1) * settings.batch_size]
             if len(idx) < 2:  # a pairwise loss needs two items; drop a last batch of one
                 continue
-            x = images_to_tensor(train.get_batch(idx), settings.input_size, device)
+            x = to_tensor_batch(train.get_batch(idx), settings.input_size, device=device)
             if settings.augment:
                 x = augment_batch(x, aug_gen)
             y = labels_all[idx].to(device)
@@ -174,6 +161,6 @@ def encode(
     outs = []
     for start in tqdm(range(0, n, batch_size), desc=desc, disable=not progress, leave=False):
         idx = np.arange(start, min(n, start + batch_size))
-        x = images_to_tensor(part.get_batch(idx), input_size, device)
+        x = to_tensor_batch(part.get_batch(idx), input_size, device=device)
         outs.append(encode_output(model(x)).float().cpu())
     return torch.cat(outs).numpy() if outs else np.zeros((0, 0), np.float32)

@@ -153,7 +153,7 @@ def _check(images: np.ndarray, labels: np.ndarray, what: str) -> None:
 
 
 def _read_npz(path: Path) -> ImageArrays:
-    with np.load(path, allow_pickle=False) as d:
+    with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as d:
         missing = {"x_train", "y_train", "x_test", "y_test"} - set(d.files)
         if missing:
             raise ValueError(f"{path}: missing arrays {sorted(missing)} (has {d.files})")

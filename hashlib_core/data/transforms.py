@@ -11,7 +11,7 @@ padding=round(input_size / 8))`` with zero padding (4 px at 32 px, the usual CIF
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import numpy as np
 import torch

@@ -1,0 +1,29 @@
+import pytest
+
+from hashlib_core.profiles import available_profiles, load_profile, validate_profile_dict
+
+
+def test_shipped_profiles_load():
+    assert {"smoke", "cpu", "paper"} <= set(available_profiles())
+    cpu = load_profile("cpu")
+    assert cpu.subset is None and cpu.input_size == 32 and len(cpu.seeds) == 3
+    assert load_profile("smoke").subset is not None
+    assert load_profile("paper").weights == "imagenet"
+
+
+def test_unknown_profile_names_the_choices():
+    with pytest.raises(ValueError, match="available"):
+        load_profile("gpu-fast")
+
+
+def test_validation_lists_every_problem_at_once():
+    raw = dict(vars(load_profile("cpu")))
+    raw.pop("name")
+    raw["seeds"] = list(raw["seeds"])
+    raw["epochs"] = "30"
+    raw["colour"] = "red"
+    raw.pop("lr")
+    with pytest.raises(ValueError) as err:
+        validate_profile_dict("bad", raw)
+    msg = str(err.value)
+    assert "unknown key" in msg and "colour" in msg and "missing" in msg and "'epochs' must be int" in msg

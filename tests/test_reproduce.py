@@ -1,0 +1,44 @@
+"""The batch runner checks every parameter file before any notebook runs."""
+import nbformat
+import pytest
+
+from hashlib_core import reproduce
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
+def test_every_registered_notebook_has_valid_parameters(profile):
+    plan = reproduce.resolve(profile)
+    assert len(plan) == len(reproduce.registry())
+    for notebook, params in plan:
+        assert params["profile"] == profile
+
+
+def _notebook(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell('import os\nprofile = "cpu"\nbits = [12, 48]\nbeta = 0.01\nseed = 0')
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells.append(cell)
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_unknown_and_mistyped_parameters_are_one_error(tmp_path):
+    path = _notebook(tmp_path)
+    reproduce.validate_parameters(path, {"bits": [24], "beta": 1, "seed": 3})  # int is fine for a float
+    with pytest.raises(ValueError) as err:
+        reproduce.validate_parameters(path, {"bitz": [24], "seed": "3", "beta": "x"})
+    msg = str(err.value)
+    assert "unknown parameter 'bitz'" in msg and "'seed' must be int" in msg and "'beta' must be float" in msg
+
+
+def test_unknown_profile_rejected(tmp_path):
+    with pytest.raises(ValueError, match="unknown profile"):
+        reproduce.validate_parameters(_notebook(tmp_path), {"profile": "fast"})
+
+
+def test_main_fails_fast_with_exit_code_2(capsys):
+    assert reproduce.main(["--profile", "nope", "--check"]) == 2
+    assert "unknown profile" in capsys.readouterr().err
+    assert reproduce.main(["--profile", "smoke", "--only", "99_missing", "--check"]) == 2
+    assert reproduce.main(["--profile", "smoke", "--check"]) == 0
