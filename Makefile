@@ -16,9 +16,13 @@ STAMP := $(VENV)/.installed-$(DEPS_HASH)
 HASHLIB_DATA ?= $(if $(wildcard ../shared/datasets/cifar10.npz),$(abspath ../shared/datasets),$(CURDIR)/data)
 export HASHLIB_DATA
 
-.PHONY: install test reproduce check-params bench clean-cache
+.PHONY: install data test reproduce check-params bench clean-cache
 
 install: $(STAMP)
+
+# CIFAR-10 from $(HASHLIB_DATA), or downloaded there by torchvision where there is internet.
+data: $(STAMP)
+	$(PY) -c "from hashlib_core.data import ensure_cifar10; print(ensure_cifar10())"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,10 +32,10 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-test: $(STAMP)
+test: data
 	HASHLIB_PROFILE=smoke $(PY) -m pytest tests --nbval-lax --nbval-current-env notebooks -p no:cacheprovider
 
-reproduce: $(STAMP)
+reproduce: data
 	$(PY) -m hashlib_core.reproduce --profile $(PROFILE)
 
 check-params: $(STAMP)

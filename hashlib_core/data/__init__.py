@@ -6,6 +6,7 @@ from .cifar import (
     DatasetNotFoundError,
     ImageArrays,
     cifar10_source,
+    ensure_cifar10,
     load_cifar10,
     read_cifar10_batches,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "DatasetNotFoundError",
     "ImageArrays",
     "cifar10_source",
+    "ensure_cifar10",
     "load_cifar10",
     "read_cifar10_batches",
     "ListFileDataset",

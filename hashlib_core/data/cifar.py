@@ -223,3 +223,25 @@ def read_cifar10_batches(folder: Union[str, os.PathLike]) -> ImageArrays:
     labels = np.concatenate(ys)
     _check(images, labels, str(folder))
     return ImageArrays(images=images, labels=labels, class_names=names, n_train=sum(len(x) for x in xs[:5]))
+
+
+def ensure_cifar10(root: Union[str, os.PathLike, None] = None) -> str:
+    """Make sure CIFAR-10 is in ``root``: use what is there, else download it through torchvision.
+
+    What ``make test`` / ``make reproduce`` call first. On a machine without internet and without
+    the data, the download fails and this raises :class:`DatasetNotFoundError` with the message
+    naming both ways to get CIFAR-10 — before any other work starts.
+    """
+    root = Path(root) if root is not None else data_root()
+    try:
+        kind, path = cifar10_source(root)
+        return f"CIFAR-10 found: {path}"
+    except DatasetNotFoundError:
+        pass
+    try:
+        load_cifar10(root, download=True)
+    except DatasetNotFoundError:
+        raise
+    except Exception as err:  # no internet, proxy, disk full ... one clear message instead
+        raise DatasetNotFoundError(f"download failed ({type(err).__name__}: {err}). " + _missing_message(root)) from err
+    return f"CIFAR-10 downloaded into {root}"

@@ -15,6 +15,7 @@ from .common import (
     register_backbone,
 )
 from .dshfmdf import VGG_CONFIGS, VGGBackbone, dshfmdf, load_vgg_weights, map_torchvision_vgg_state_dict
+from .efficientnet_lite import EfficientNetLite0, EfficientNetLite0Backbone, efficientnet_lite0  # registers "efficientnet_lite0"
 
 __all__ = [
     "BACKBONES",
@@ -34,4 +35,7 @@ __all__ = [
     "multiscale_hashnet",
     "parameter_groups",
     "register_backbone",
+    "EfficientNetLite0",
+    "EfficientNetLite0Backbone",
+    "efficientnet_lite0",
 ]

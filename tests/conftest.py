@@ -1,0 +1,24 @@
+"""Shared fixtures: where real CIFAR-10 is, and an isolated cache for runs and splits."""
+import os
+from pathlib import Path
+
+import pytest
+
+from hashlib_core import paths
+
+
+def real_cifar_root():
+    cands = [Path(os.environ["HASHLIB_DATA"])] if os.environ.get("HASHLIB_DATA") else []
+    cands.append(paths.repo_root().parent / "shared" / "datasets")
+    return next((c for c in cands if (c / "cifar10.npz").is_file()), None)
+
+
+@pytest.fixture
+def isolated_cache(tmp_path, monkeypatch):
+    """Real CIFAR-10 as the data root, a fresh cache folder for splits and runs."""
+    root = real_cifar_root()
+    if root is None:
+        pytest.skip("real CIFAR-10 not found: set HASHLIB_DATA to a folder holding cifar10.npz")
+    monkeypatch.setenv("HASHLIB_DATA", str(root))
+    monkeypatch.setenv("HASHLIB_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"

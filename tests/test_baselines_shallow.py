@@ -1,0 +1,157 @@
+"""Shallow baselines (hashlib_core.baselines.shallow / features): ITQ's quantization loss does not
+increase, SH/PCAH/LSH give balanced bits on Gaussian data, SDH and KSH beat LSH on a small
+separable problem, every encoder is deterministic given its seed, the hand-crafted descriptor and
+its cache, and run_shallow's cached result."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hashlib_core import metrics, paths
+from hashlib_core.baselines import SHALLOW_METHODS
+from hashlib_core.baselines.shallow import ITQ, SHALLOW, make_shallow
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small dense problems: one BLAS thread is faster and immune to a busy machine."""
+    import scipy.linalg  # noqa: F401 -- load scipy's own OpenBLAS before limiting it
+    import scipy.optimize  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
+def _blobs(n, d=24, classes=4, seed=0, spread=1.6):
+    rng = np.random.default_rng(seed)
+    centers = np.random.default_rng(123).normal(size=(classes, d))
+    y = rng.integers(0, classes, n)
+    return centers[y] + spread * rng.normal(size=(n, d)), y
+
+
+def test_itq_quantization_loss_never_increases():
+    X, _ = _blobs(800, d=32)
+    m = ITQ(n_iter=30).fit(X, bits=16, seed=0)
+    h = m.loss_history_
+    assert len(h) == 31
+    assert np.all(np.diff(h) <= 1e-9 * h[0])
+    assert h[-1] < h[0]
+    B = m.encode(X).astype(float)
+    V = (X - m.mean_) @ m.W_  # = PCA projection @ R
+    assert ((B - V) ** 2).sum() == pytest.approx(h[-1], rel=1e-9)
+
+
+@pytest.mark.parametrize("name", ["sh", "pcah", "lsh"])
+def test_balanced_bits_on_gaussian_data(name):
+    rng = np.random.default_rng(5)
+    d, bits = 32, 16
+    scales = np.linspace(1.0, 1.5, d)  # mildly anisotropic: SH picks one k=1 mode per direction
+    X = rng.normal(size=(4000, d)) * scales
+    Xt = rng.normal(size=(4000, d)) * scales
+    m = make_shallow(name).fit(X, bits=bits, seed=0)
+    frac = (m.encode(Xt) > 0).mean(axis=0)
+    assert frac.shape == (bits,)
+    if name == "sh":
+        # SH thresholds each principal direction at the midpoint of the observed range, which
+        # differs from the mean by the noise of the extremes: balanced on average, each bit roughly
+        assert np.all(m.ks_ == 1)
+        assert abs(frac.mean() - 0.5) < 0.03 and np.all(np.abs(frac - 0.5) < 0.2), frac
+    else:
+        assert np.all(np.abs(frac - 0.5) < 0.05), frac
+
+
+def test_sdh_and_ksh_beat_lsh_on_a_separable_problem():
+    Xtr, ytr = _blobs(600, seed=1)
+    Xq, yq = _blobs(100, seed=2)
+    Xd, yd = _blobs(800, seed=3)
+    maps = {}
+    for name in ("lsh", "sdh", "ksh"):
+        params = {"n_labelled": 600} if name == "ksh" else {}
+        m = make_shallow(name, **params).fit(Xtr, ytr, bits=16, seed=0)
+        maps[name] = metrics.mean_average_precision(m.encode(Xq), m.encode(Xd), yq, yd)
+    assert maps["sdh"] > maps["lsh"] + 0.15, maps
+    assert maps["ksh"] > maps["lsh"] + 0.15, maps
+
+
+def test_supervised_methods_need_labels_and_accept_multi_hot():
+    X, y = _blobs(200)
+    with pytest.raises(ValueError, match="supervised"):
+        make_shallow("sdh").fit(X, bits=8)
+    multi = np.eye(4, dtype=np.uint8)[y]
+    multi[::3, (y[::3] + 1) % 4] = 1
+    for name in ("sdh", "ksh"):
+        codes = make_shallow(name).fit(X, multi, bits=8, seed=0).encode(X)
+        assert codes.shape == (200, 8) and set(np.unique(codes)) <= {-1, 1}
+
+
+@pytest.mark.parametrize("name", SHALLOW_METHODS)
+def test_encoders_are_deterministic_given_seed(name):
+    X, y = _blobs(300, seed=4)
+    a = make_shallow(name).fit(X, y, bits=12, seed=7).encode(X)
+    b = make_shallow(name).fit(X, y, bits=12, seed=7).encode(X)
+    assert a.dtype == np.int8 and a.shape == (300, 12) and set(np.unique(a)) <= {-1, 1}
+    assert np.array_equal(a, b)
+    if name in ("lsh", "itq"):  # randomised: another seed gives other codes
+        assert not np.array_equal(a, make_shallow(name).fit(X, y, bits=12, seed=8).encode(X))
+
+
+def test_hog_color_descriptor():
+    from hashlib_core.baselines.features import hog_color
+
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    large = rng.integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    f32, f64 = hog_color(small), hog_color(large)
+    assert f32.shape == (3, 388) and f64.shape == (2, 388)  # fixed 4x4 cell grid at any size
+    assert np.allclose(np.linalg.norm(f32[:, :324], axis=1), 1) and np.allclose(np.linalg.norm(f32[:, 324:], axis=1), 1)
+    assert np.array_equal(hog_color(small), f32)
+    red = np.zeros((1, 32, 32, 3), np.uint8)
+    red[..., 0] = 255
+    assert hog_color(red)[0, 324 + 3 * 16] == pytest.approx(1.0)  # all mass in the (3,0,0) colour bin
+
+
+def test_features_are_cached_per_item_set(tmp_path, monkeypatch):
+    from hashlib_core.baselines import features as feat
+    from hashlib_core.data.sources import ArraySource
+
+    monkeypatch.setenv("HASHLIB_CACHE", str(tmp_path))
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
+    src = ArraySource(base, np.arange(5, 12), np.zeros(7, np.int64), ["a"])
+    calls = []
+    monkeypatch.setitem(feat.FEATURES, "hog-color", lambda im: (calls.append(len(im)), feat.hog_color(im))[1])
+    f1 = feat.features_for(src)
+    f2 = feat.features_for(src)
+    assert np.array_equal(f1, f2) and calls == [7]  # second call read from disk
+    assert np.array_equal(f1, feat.hog_color(base[5:12]))
+    big = ArraySource(base, np.arange(0, 30, 2), np.zeros(15, np.int64), ["a"])
+    assert np.array_equal(feat.features_for(big), feat.hog_color(base)[0:30:2])  # whole-base cache
+    assert calls[-1] == 40
+    assert len(list((tmp_path / "features").rglob("*.npy"))) == 2
+
+
+def _real_cifar_root():
+    cands = [Path(os.environ["HASHLIB_DATA"])] if os.environ.get("HASHLIB_DATA") else []
+    cands.append(paths.repo_root().parent / "shared" / "datasets")
+    return next((c for c in cands if (c / "cifar10.npz").is_file()), None)
+
+
+def test_run_shallow_is_cached_and_reproducible(tmp_path, monkeypatch):
+    from hashlib_core.baselines.shallow import run_shallow
+
+    root = _real_cifar_root()
+    if root is None:
+        pytest.skip("real CIFAR-10 not found: set HASHLIB_DATA to a folder holding cifar10.npz")
+    monkeypatch.setenv("HASHLIB_DATA", str(root))
+    monkeypatch.setenv("HASHLIB_CACHE", str(tmp_path / "cache"))
+    sub = {"query": 30, "database": 200, "train": 60}
+    a = run_shallow("itq", "cifar10-dshfmdf", 12, 0, subset=sub, verbose=False)
+    b = run_shallow("itq", "cifar10-dshfmdf", 12, 0, subset=sub, verbose=False)
+    c = run_shallow("itq", "cifar10-dshfmdf", 12, 0, subset=sub, verbose=False, use_cache=False)
+    assert not a.cached and b.cached
+    assert np.array_equal(a.db_codes, b.db_codes) and np.array_equal(a.db_codes, c.db_codes)
+    assert a.metrics["map"] == pytest.approx(b.metrics["map"])
+    assert a.config.model["features"] == "hog-color" and a.query_codes.shape == (30, 12)
+    assert a.key != run_shallow("sdh", "cifar10-dshfmdf", 12, 0, subset=sub, verbose=False).key
