@@ -87,6 +87,10 @@ class Report:
             }
             self.splits[f"{r.config.protocol}/seed{r.config.seed}"] = r.split_checksum
 
+    def add_split(self, split) -> None:
+        """Record a split's checksum (runs record theirs through :meth:`add_runs`)."""
+        self.splits[f"{split.name}/seed{split.seed}"] = split.checksum
+
     def _write_text(self, name: str, text: str) -> Path:
         path = self.dir / name
         tmp = path.with_name(path.name + ".tmp")
