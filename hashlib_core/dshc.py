@@ -188,12 +188,15 @@ def _all_codes(bits: int) -> np.ndarray:
 def _kbc_cached(num_classes: int, bits: int, threshold: int, radius: int, seed: int, n_init: int,
                 max_tries: int) -> Construction:
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
     points = _all_codes(bits)
     tries = []
     for t in range(max_tries):
         rs = int(seed) + 1000 * t
-        km = KMeans(n_clusters=num_classes, n_init=n_init, random_state=rs).fit(points.astype(np.float64))
+        # one thread: the problem is tiny, and OpenMP threads on a shared 2-core machine made it 100x slower
+        with threadpool_limits(1):
+            km = KMeans(n_clusters=num_classes, n_init=n_init, random_state=rs).fit(points.astype(np.float64))
         centres = codes_mod.sign(km.cluster_centers_)  # binarised centroids (0 -> +1)
         d = _hamming(points, centres)                 # (2^L, C)
         owner = d.argmin(axis=1)
@@ -622,3 +625,16 @@ def train_description(result) -> str:
         return f"all {n:,} training images"
     scope = "; the profile also subsets queries and database" if sub.get("query") or sub.get("database") else ""
     return f"{n:,} training images (a seeded, class-stratified subset{scope})"
+
+
+def tsne_2d(points, perplexity: float = 30.0, seed: int = 0) -> np.ndarray:
+    """scikit-learn t-SNE (``init="pca"``, ``random_state=seed``) of (n, L) codes to 2-D, on one
+    thread (OpenMP threads on a shared 2-core machine made it many times slower); the perplexity is
+    capped at (n − 1) / 3 so tiny (smoke) samples work."""
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
+    x = np.asarray(points, dtype=np.float32)
+    with threadpool_limits(1):
+        return TSNE(n_components=2, perplexity=min(float(perplexity), (len(x) - 1) / 3), init="pca",
+                    random_state=int(seed)).fit_transform(x)

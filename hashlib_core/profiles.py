@@ -33,6 +33,8 @@ class Profile:
     subset: Mapping[str, int] | None
     encode_batch_size: int
     weights: str | None = None
+    # per-method config overrides the profile needs, e.g. {"dshfmdf": {"loss": {"pairs": "batch"}}}
+    method_overrides: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None
 
     def training(self) -> dict[str, Any]:
         """The optimiser/schedule settings that enter a run's config (and so its cache key)."""
@@ -61,8 +63,9 @@ PROFILE_SCHEMA: dict[str, tuple[type, ...]] = {
     "subset": (dict, type(None)),
     "encode_batch_size": (int,),
     "weights": (str, type(None)),
+    "method_overrides": (dict, type(None)),
 }
-OPTIONAL_KEYS = {"weights"}
+OPTIONAL_KEYS = {"weights", "method_overrides"}
 
 
 def profiles_dir() -> Path:
@@ -92,6 +95,12 @@ def validate_profile_dict(name: str, raw: Mapping[str, Any]) -> None:
         bad = set(raw["subset"]) - {"query", "database", "train"}
         if bad:
             problems.append(f"'subset' has unknown part(s) {sorted(bad)}; allowed: query, database, train")
+    overrides = raw.get("method_overrides")
+    if isinstance(overrides, dict):
+        for method, parts in overrides.items():
+            bad = set(parts or {}) - {"model", "loss", "train"} if isinstance(parts, dict) else {"<not a mapping>"}
+            if bad:
+                problems.append(f"'method_overrides.{method}' may only hold model / loss / train, got {sorted(bad)}")
     if problems:
         raise ValueError(f"profile {name!r} is invalid:\n  - " + "\n  - ".join(problems))
 

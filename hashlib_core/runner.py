@@ -226,19 +226,22 @@ def run_many(configs: Iterable[RunConfig], progress: bool = True, **kwargs) -> l
 def make_config(profile, method: str, protocol: str, bits: int, seed: int,
                 model: Mapping[str, Any] | None = None, loss: Mapping[str, Any] | None = None,
                 train: Mapping[str, Any] | None = None) -> RunConfig:
-    """Resolve a run from a profile (name or :class:`~hashlib_core.profiles.Profile`), the
-    method's defaults and explicit overrides (which win)."""
+    """Resolve a run from a profile (name or :class:`~hashlib_core.profiles.Profile`): the
+    method's defaults, then the profile's ``method_overrides`` for it, then explicit overrides
+    (which win)."""
     from hashlib_core.methods import get_method
     from hashlib_core.profiles import Profile, load_profile
 
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     spec = get_method(method)
+    prof_over = dict((prof.method_overrides or {}).get(method) or {})
     model_cfg = {**spec.defaults.get("model", {}), "width": prof.width, "weights": prof.weights,
-                 **dict(model or {})}
-    loss_cfg = {**spec.defaults.get("loss", {}), **dict(loss or {})}
+                 **dict(prof_over.get("model") or {}), **dict(model or {})}
+    loss_cfg = {**spec.defaults.get("loss", {}), **dict(prof_over.get("loss") or {}), **dict(loss or {})}
+    train_over = {**dict(prof_over.get("train") or {}), **dict(train or {})}
     return RunConfig(
         method=method, protocol=protocol, bits=int(bits), seed=int(seed), profile=prof.name,
-        model=model_cfg, loss=loss_cfg, train={**prof.training(), **dict(train or {})},
+        model=model_cfg, loss=loss_cfg, train={**prof.training(), **train_over},
         input_size=prof.input_size, subset=dict(prof.subset) if prof.subset else None,
         device=prof.device, num_threads=prof.num_threads,
     )
