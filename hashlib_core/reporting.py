@@ -72,6 +72,7 @@ class Report:
         self.dir = figures_dir(notebook, profile)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.started = time.time()
+        self.commit = git_commit()  # the code the notebook runs with, taken before any work
         self.runs: dict[str, dict[str, Any]] = {}
         self.outputs: list[str] = []
         self.splits: dict[str, str] = {}
@@ -84,6 +85,7 @@ class Report:
                 "metrics": r.metrics,
                 "timings": r.timings,
                 "cached": r.cached,
+                "computed_at_commit": r.computed_at_commit,
             }
             self.splits[f"{r.config.protocol}/seed{r.config.seed}"] = r.split_checksum
 
@@ -119,7 +121,7 @@ class Report:
         manifest = {
             "notebook": self.notebook,
             "profile": self.profile,
-            "commit": git_commit(),
+            "commit": self.commit,
             "seeds": self.seeds,
             "params": self.params,
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

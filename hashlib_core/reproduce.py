@@ -126,6 +126,14 @@ def execute(notebook: Path, params: dict[str, Any], profile: str) -> Path:
     return final
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it (outputs may live elsewhere)."""
+    try:
+        return str(path.relative_to(repo_root()))
+    except ValueError:
+        return str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "cpu"),
@@ -147,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--> {notebook.stem}", flush=True)
         out = execute(notebook, params, args.profile)
         timings[notebook.stem] = round(time.time() - t0, 1)
-        print(f"<-- {notebook.stem}: {timings[notebook.stem]} s -> {out.relative_to(repo_root())}", flush=True)
+        print(f"<-- {notebook.stem}: {timings[notebook.stem]} s -> {_shown(out)}", flush=True)
     summary = figures_dir("", args.profile) / f"reproduce-{args.profile}.json"
     previous = json.loads(summary.read_text()) if summary.is_file() else {}
     previous.update(timings)

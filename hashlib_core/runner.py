@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -77,6 +77,7 @@ class RunResult:
     timings: dict[str, float]
     split_checksum: str
     cached: bool = False
+    computed_at_commit: str = ""  # the code that trained it (recorded in the cache entry)
 
     def split(self):
         """The protocol split this run used (loaded from the seeded split cache)."""
@@ -91,7 +92,7 @@ class RunResult:
                 f"mAP {self.metrics.get('map', float('nan')):.4f}" + (" (cached)" if self.cached else ""))
 
 
-def _jsonable(metrics: Mapping[str, Any]) -> dict[str, Any]:
+def jsonable_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """Scalars as floats, curves (e.g. precision by radius) as lists, so the cache is plain JSON."""
     out: dict[str, Any] = {}
     for k, v in metrics.items():
@@ -116,7 +117,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_entry(directory: Path, result: RunResult) -> None:
+def write_entry(directory: Path, result: RunResult) -> None:
     """Write a cache entry into a temporary folder, then rename it into place (atomic)."""
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory.parent))
@@ -134,6 +135,7 @@ def _write_entry(directory: Path, result: RunResult) -> None:
             "split_checksum": result.split_checksum,
             "codes_sha256": _sha256(tmp / "codes.npz"),
             "cache_version": CACHE_VERSION,
+            "computed_at_commit": result.computed_at_commit,
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
         if directory.exists():
@@ -162,23 +164,45 @@ def load_cached(config: RunConfig, cache_dir: Path | None = None) -> RunResult |
         return None
     return RunResult(config=config, key=key, query_codes=q, db_codes=d, metrics=meta["metrics"],
                      history=meta["history"], timings=meta["timings"],
-                     split_checksum=meta["split_checksum"], cached=True)
+                     split_checksum=meta["split_checksum"], cached=True,
+                     computed_at_commit=meta.get("computed_at_commit", "unknown"))
 
 
-def run(config: RunConfig, progress: bool = True, cache_dir: Path | None = None,
-        use_cache: bool = True, verbose: bool = True) -> RunResult:
-    """Return the codes and metrics of ``config``, training only when the cache lacks them."""
-    from hashlib_core.data import get_protocol
-    from hashlib_core.methods import get_method
-    from hashlib_core.train import TrainSettings, encode, fit, set_determinism
-
-    method = get_method(config.method)  # fails fast on an unknown method
+def cached_run(config: RunConfig, compute: Callable[[], "RunResult"], cache_dir: Path | None = None,
+               use_cache: bool = True, verbose: bool = True) -> RunResult:
+    """The cache discipline every kind of run shares: a verified cache hit, or ``compute()``
+    written atomically into the cache; one summary line either way."""
     if use_cache:
         cached = load_cached(config, cache_dir)
         if cached is not None:
             if verbose:
                 print(cached.summary())
             return cached
+    result = compute()
+    if not result.computed_at_commit:
+        from hashlib_core.reporting import git_commit
+
+        result.computed_at_commit = git_commit()
+    if use_cache:
+        write_entry(run_dir(result.key, cache_dir), result)
+    if verbose:
+        print(result.summary())
+    return result
+
+
+def run(config: RunConfig, progress: bool = True, cache_dir: Path | None = None,
+        use_cache: bool = True, verbose: bool = True) -> RunResult:
+    """Return the codes and metrics of ``config``, training only when the cache lacks them."""
+    from hashlib_core.methods import get_method
+
+    method = get_method(config.method)  # fails fast on an unknown method
+    return cached_run(config, lambda: _train_and_evaluate(config, method, progress),
+                      cache_dir=cache_dir, use_cache=use_cache, verbose=verbose)
+
+
+def _train_and_evaluate(config: RunConfig, method, progress: bool) -> RunResult:
+    from hashlib_core.data import get_protocol
+    from hashlib_core.train import TrainSettings, encode, fit, set_determinism
 
     split = get_protocol(config.protocol, seed=config.seed, subset=config.subset)
     set_determinism(config.seed, config.num_threads)
@@ -198,18 +222,13 @@ def run(config: RunConfig, progress: bool = True, cache_dir: Path | None = None,
     t2 = time.perf_counter()
     metrics = metrics_mod.evaluate(q, d, split.query.labels, split.database.labels, topk=split.map_topk)
     t3 = time.perf_counter()
-    result = RunResult(
+    return RunResult(
         config=config, key=config.key(), query_codes=q, db_codes=d,
-        metrics=_jsonable(metrics), history=history,
+        metrics=jsonable_metrics(metrics), history=history,
         timings={"train_s": t1 - t0, "encode_s": t2 - t1, "metrics_s": t3 - t2,
                  "train_images_per_s": len(split.train) * settings.epochs / max(t1 - t0, 1e-9)},
         split_checksum=split.checksum,
     )
-    if use_cache:
-        _write_entry(run_dir(result.key, cache_dir), result)
-    if verbose:
-        print(result.summary())
-    return result
 
 
 def run_many(configs: Iterable[RunConfig], progress: bool = True, **kwargs) -> list[RunResult]:

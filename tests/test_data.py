@@ -576,3 +576,12 @@ def test_sources_and_array_dataset():
     loader = torch.utils.data.DataLoader(ds, batch_size=2)
     xb, yb = next(iter(loader))
     assert xb.shape == (2, 3, 8, 8) and yb.shape == (2,)
+
+
+@needs_real
+def test_subset_where_database_equals_train(real):
+    """cifar10-dshc has train == database; asking for equal subsets must work (no empty fill)."""
+    s = get_protocol("cifar10-dshc", seed=0, root=real["root"], cache_dir=real["cache"],
+                     subset={"query": 20, "database": 50, "train": 50})
+    assert len(s.train) == len(s.database) == 50
+    assert set(s.train.indices) == set(s.database.indices)

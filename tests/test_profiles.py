@@ -27,3 +27,18 @@ def test_validation_lists_every_problem_at_once():
         validate_profile_dict("bad", raw)
     msg = str(err.value)
     assert "unknown key" in msg and "colour" in msg and "missing" in msg and "'epochs' must be int" in msg
+
+
+def test_method_overrides_reach_the_run_config_and_are_validated():
+    from hashlib_core.runner import make_config
+
+    assert make_config("cpu", "dshfmdf", "cifar10-dshfmdf", 12, 0).loss["pairs"] == "batch"
+    assert make_config("paper", "dshfmdf", "cifar10-dshfmdf", 12, 0).loss["pairs"] == "memory"
+    explicit = make_config("cpu", "dshfmdf", "cifar10-dshfmdf", 12, 0, loss={"pairs": "memory"})
+    assert explicit.loss["pairs"] == "memory"  # explicit arguments win over the profile
+    raw = dict(vars(load_profile("cpu")))
+    raw.pop("name")
+    raw["seeds"] = list(raw["seeds"])
+    raw["method_overrides"] = {"dshfmdf": {"optimizer": {"lr": 1}}}
+    with pytest.raises(ValueError, match="may only hold model / loss / train"):
+        validate_profile_dict("bad", raw)

@@ -349,35 +349,28 @@ def run_shallow(name: str, protocol: str, bits: int, seed: int, features: str = 
     from hashlib_core.data import get_protocol
 
     config = shallow_config(name, protocol, bits, seed, features, subset, params)
-    if use_cache:
-        cached = runner.load_cached(config, cache_dir)
-        if cached is not None:
-            if verbose:
-                print(cached.summary())
-            return cached
-    split = get_protocol(protocol, seed=seed, subset=config.subset)
-    t0 = time.perf_counter()
-    Xtr = features_for(split.train, features, progress=progress)
-    Xq = features_for(split.query, features, progress=progress)
-    Xd = features_for(split.database, features, progress=progress)
-    t1 = time.perf_counter()
-    model = make_shallow(name, **dict(config.loss))
-    model.fit(Xtr, split.train.labels if model.supervised else None, bits=bits, seed=seed)
-    t2 = time.perf_counter()
-    q, d = model.encode(Xq), model.encode(Xd)
-    t3 = time.perf_counter()
-    metrics = metrics_mod.evaluate(q, d, split.query.labels, split.database.labels, topk=split.map_topk)
-    t4 = time.perf_counter()
-    history = ([{"epoch": i + 1, "loss": v} for i, v in enumerate(model.loss_history_)]
-               if hasattr(model, "loss_history_") else [])
-    result = runner.RunResult(
-        config=config, key=config.key(), query_codes=q, db_codes=d, metrics=runner._jsonable(metrics),
-        history=history, timings={"features_s": t1 - t0, "train_s": t2 - t1, "encode_s": t3 - t2,
-                                  "metrics_s": t4 - t3},
-        split_checksum=split.checksum,
-    )
-    if use_cache:
-        runner._write_entry(runner.run_dir(result.key, cache_dir), result)
-    if verbose:
-        print(result.summary())
-    return result
+
+    def compute():
+        split = get_protocol(protocol, seed=seed, subset=config.subset)
+        t0 = time.perf_counter()
+        Xtr = features_for(split.train, features, progress=progress)
+        Xq = features_for(split.query, features, progress=progress)
+        Xd = features_for(split.database, features, progress=progress)
+        t1 = time.perf_counter()
+        model = make_shallow(name, **dict(config.loss))
+        model.fit(Xtr, split.train.labels if model.supervised else None, bits=bits, seed=seed)
+        t2 = time.perf_counter()
+        q, d = model.encode(Xq), model.encode(Xd)
+        t3 = time.perf_counter()
+        metrics = metrics_mod.evaluate(q, d, split.query.labels, split.database.labels, topk=split.map_topk)
+        t4 = time.perf_counter()
+        history = ([{"epoch": i + 1, "loss": v} for i, v in enumerate(model.loss_history_)]
+                   if hasattr(model, "loss_history_") else [])
+        return runner.RunResult(
+            config=config, key=config.key(), query_codes=q, db_codes=d,
+            metrics=runner.jsonable_metrics(metrics), history=history,
+            timings={"features_s": t1 - t0, "train_s": t2 - t1, "encode_s": t3 - t2, "metrics_s": t4 - t3},
+            split_checksum=split.checksum,
+        )
+
+    return runner.cached_run(config, compute, cache_dir=cache_dir, use_cache=use_cache, verbose=verbose)

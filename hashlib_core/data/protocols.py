@@ -442,6 +442,8 @@ def _stratified(keys: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarra
     (largest-remainder allocation, ties broken at random)."""
     keys = np.asarray(keys)
     N = len(keys)
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
     if n >= N:
         return np.arange(N, dtype=np.int64)
     groups, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
