@@ -62,17 +62,19 @@ def wide(df: pd.DataFrame, index: Sequence[str], columns: str, value: str) -> pd
 
 
 def format_cells(df: pd.DataFrame, metric: str = "map", digits: int = 3) -> pd.DataFrame:
-    """Replace ``metric``/``metric_sd`` columns by one ``"0.812 ± 0.004"`` text column."""
+    """Replace every ``X`` / ``X_sd`` column pair (``metric`` first) by one ``"0.812 ± 0.004"``
+    text column (just ``"0.812"`` for a single seed); ``paper`` and ``diff`` to ``digits`` places."""
     out = df.copy()
-    sd = out.pop(f"{metric}_sd") if f"{metric}_sd" in out else None
-    out[metric] = [
-        f"{m:.{digits}f} ± {s:.{digits}f}" if sd is not None and n > 1 else f"{m:.{digits}f}"
-        for m, s, n in zip(out[metric], sd if sd is not None else [0] * len(out),
-                           out.get("n_seeds", pd.Series([1] * len(out))))
-    ]
-    for col in ("paper", "diff"):
-        if col in out:
-            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:+.{digits}f}" if col == "diff" else f"{v:.{digits}f}")
+    n = out["n_seeds"] if "n_seeds" in out else pd.Series([1] * len(out), index=out.index)
+    pairs = [c[:-3] for c in out.columns if c.endswith("_sd") and c[:-3] in out.columns]
+    for col in sorted(pairs, key=lambda c: c != metric):
+        sd = out.pop(f"{col}_sd")
+        out[col] = [f"{m:.{digits}f} ± {s:.{digits}f}" if k > 1 else f"{m:.{digits}f}"
+                    for m, s, k in zip(out[col], sd, n)]
+    if "paper" in out:
+        out["paper"] = out["paper"].map(lambda v: "" if pd.isna(v) else f"{v:.{digits}f}")
+    if "diff" in out:
+        out["diff"] = out["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.{digits}f}")
     return out
 
 
