@@ -69,7 +69,7 @@ def format_cells(df: pd.DataFrame, metric: str = "map", digits: int = 3) -> pd.D
     pairs = [c[:-3] for c in out.columns if c.endswith("_sd") and c[:-3] in out.columns]
     for col in sorted(pairs, key=lambda c: c != metric):
         sd = out.pop(f"{col}_sd")
-        out[col] = [f"{m:.{digits}f} ± {s:.{digits}f}" if k > 1 else f"{m:.{digits}f}"
+        out[col] = ["" if pd.isna(m) else f"{m:.{digits}f} ± {s:.{digits}f}" if k > 1 else f"{m:.{digits}f}"
                     for m, s, k in zip(out[col], sd, n)]
     if "paper" in out:
         out["paper"] = out["paper"].map(lambda v: "" if pd.isna(v) else f"{v:.{digits}f}")
