@@ -291,20 +291,9 @@ def test_every_criterion_gives_finite_gradients(name, multi):
     assert method.defaults["model"] == deep.MODEL_DEFAULTS
 
 
-def _real_cifar_root():
-    cands = [Path(os.environ["HASHLIB_DATA"])] if os.environ.get("HASHLIB_DATA") else []
-    cands.append(paths.repo_root().parent / "shared" / "datasets")
-    return next((c for c in cands if (c / "cifar10.npz").is_file()), None)
-
-
-def test_dpsh_runner_smoke_is_deterministic(tmp_path, monkeypatch):
+def test_dpsh_runner_smoke_is_deterministic(isolated_cache):
     from hashlib_core.runner import make_config, run
 
-    root = _real_cifar_root()
-    if root is None:
-        pytest.skip("real CIFAR-10 not found: set HASHLIB_DATA to a folder holding cifar10.npz")
-    monkeypatch.setenv("HASHLIB_DATA", str(root))
-    monkeypatch.setenv("HASHLIB_CACHE", str(tmp_path / "cache"))
     import dataclasses
 
     config = dataclasses.replace(make_config("smoke", "dpsh", "cifar10-dshfmdf", 12, 0),

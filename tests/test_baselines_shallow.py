@@ -132,20 +132,9 @@ def test_features_are_cached_per_item_set(tmp_path, monkeypatch):
     assert len(list((tmp_path / "features").rglob("*.npy"))) == 2
 
 
-def _real_cifar_root():
-    cands = [Path(os.environ["HASHLIB_DATA"])] if os.environ.get("HASHLIB_DATA") else []
-    cands.append(paths.repo_root().parent / "shared" / "datasets")
-    return next((c for c in cands if (c / "cifar10.npz").is_file()), None)
-
-
-def test_run_shallow_is_cached_and_reproducible(tmp_path, monkeypatch):
+def test_run_shallow_is_cached_and_reproducible(isolated_cache):
     from hashlib_core.baselines.shallow import run_shallow
 
-    root = _real_cifar_root()
-    if root is None:
-        pytest.skip("real CIFAR-10 not found: set HASHLIB_DATA to a folder holding cifar10.npz")
-    monkeypatch.setenv("HASHLIB_DATA", str(root))
-    monkeypatch.setenv("HASHLIB_CACHE", str(tmp_path / "cache"))
     sub = {"query": 30, "database": 200, "train": 60}
     a = run_shallow("itq", "cifar10-dshfmdf", 12, 0, subset=sub, verbose=False)
     b = run_shallow("itq", "cifar10-dshfmdf", 12, 0, subset=sub, verbose=False)
