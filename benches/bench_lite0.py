@@ -2,7 +2,7 @@
 
     python benches/bench_lite0.py [--sizes 32 64 96 128] [--bits 48] [--variant fused]
                                   [--train-batch 64] [--encode-batch 128] [--budget 3] [--threads N]
-                                  [--channels-last]
+                                  [--channels-last] [--frozen]
 
 For every input size: training images/s (forward + backward + Adam step, batch 64, train mode,
 random inputs and labels, cross-entropy on the logits plus a stand-in hash term) and encoding
@@ -13,6 +13,12 @@ shows what the work costs when it gets the cores (it equals img/s on an idle mac
 thread).  The last columns project, from the wall-clock rates, one epoch over 5,000 training
 images and one pass over the 59,000-image CIFAR-10 database (the ``cifar10-dshfmdf`` protocol).
 Whole run < 2 min on 2 cores.
+
+``--frozen`` measures the cpu profile's recipe instead (trunk frozen, ``hashlib_core.trunk``): the
+one-off trunk pass (eval mode, channels-last, batch 64: the cost of caching the taps, paid once for
+all runs) and the head alone on taps of the right shapes: training images/s (forward + backward +
+Adam on the head) and encoding images/s; the projections then are the trunk pass over all 60,000
+CIFAR-10 images, one head epoch over 5,000, and the head over the 59,000-image database.
 """
 
 from __future__ import annotations
@@ -77,6 +83,61 @@ def bench_size(size: int, args) -> dict:
                 train_cpu=train_cpu, enc_cpu=enc_cpu)
 
 
+def bench_frozen(size: int, args) -> dict:
+    torch.manual_seed(0)
+    model = dshfmdf(backbone="efficientnet_lite0", bits=args.bits, num_classes=10, variant=args.variant,
+                    input_size=size, weights="imagenet").eval()
+    trunk = model.backbone.to(memory_format=torch.channels_last)
+    x = torch.randn(64, 3, size, size).contiguous(memory_format=torch.channels_last)
+
+    def trunk_step():
+        with torch.inference_mode():
+            trunk(x)
+
+    n, el, cpu = _timed(trunk_step, args.budget)
+    trunk_ips, trunk_cpu = n * 64 / el, n * 64 / cpu
+    with torch.inference_mode():
+        taps = {k: v.clone() for k, v in trunk(torch.randn(args.train_batch, 3, size, size)).items()}
+    head = model.head.train()
+    opt = torch.optim.Adam(head.parameters(), lr=1e-3)
+    y = torch.randint(0, 10, (args.train_batch,))
+
+    def head_step():
+        out = head(taps)
+        loss = F.cross_entropy(out.logits, y) + 0.01 * (out.u.sign().detach() - out.u).pow(2).sum(1).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    n, el, cpu = _timed(head_step, args.budget)
+    head_ips, head_cpu = n * args.train_batch / el, n * args.train_batch / cpu
+    head.eval()
+
+    def head_encode():
+        with torch.inference_mode():
+            head(taps).u.sign()
+
+    n, el, _ = _timed(head_encode, args.budget)
+    enc_ips = n * args.train_batch / el
+    per_image = sum(v[0].numel() for v in taps.values())
+    return dict(size=size, trunk_ips=trunk_ips, trunk_cpu=trunk_cpu, head_ips=head_ips, head_cpu=head_cpu,
+                enc_ips=enc_ips, mib=60000 * per_image * 2 / 2**20)
+
+
+def main_frozen(args) -> int:
+    print("| input px | trunk img/s | trunk img/CPU-s | head train img/s | head train img/CPU-s | head encode img/s "
+          "| trunk 60,000 (s) | head epoch 5,000 (s) | head encode 59,000 (s) | taps of 60,000 (MiB, fp16) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    t0 = time.perf_counter()
+    for s in args.sizes:
+        r = bench_frozen(s, args)
+        print(f"| {s} | {r['trunk_ips']:.1f} | {r['trunk_cpu']:.1f} | {r['head_ips']:.1f} | {r['head_cpu']:.1f} | "
+              f"{r['enc_ips']:.1f} | {60000 / r['trunk_ips']:.0f} | {5000 / r['head_ips']:.1f} | "
+              f"{59000 / r['enc_ips']:.1f} | {r['mib']:.0f} |", flush=True)
+    print(f"\ntotal bench time {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 96, 128])
@@ -87,9 +148,14 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=float, default=3.0, help="seconds per measurement (after 1 warm-up step)")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     ap.add_argument("--channels-last", action="store_true", help="model and inputs in channels_last (NHWC) memory format")
+    ap.add_argument("--frozen", action="store_true", help="the frozen-trunk recipe: trunk pass + head alone")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.frozen:
+        print(f"bench_lite0 --frozen: trunk pass and DSHFMDF head ({args.variant}, {args.bits} bits) alone; "
+              f"torch {torch.__version__}, torch threads {torch.get_num_threads()}\n")
+        return main_frozen(args)
 
     print(f"bench_lite0: DSHFMDF ({args.variant}, {args.bits} bits, 10 classes) on EfficientNet-Lite0 (ImageNet weights)")
     print(f"torch {torch.__version__}, python {platform.python_version()}, {platform.machine()}, "

@@ -35,6 +35,17 @@ class Profile:
     weights: str | None = None
     # per-method config overrides the profile needs, e.g. {"dshfmdf": {"loss": {"pairs": "batch"}}}
     method_overrides: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None
+    # named alternative recipes within the profile, e.g. the pretrained Lite0 row of paper 000's
+    # Table 2: {"lite0": {"description": ..., "input_size": 224, "model": {...}, "train": {...}}}
+    recipes: Mapping[str, Mapping[str, Any]] | None = None
+
+    def recipe(self, name: str | None) -> dict[str, Any]:
+        """The named recipe's overrides ({} for None); one clear error for an unknown name."""
+        if name is None:
+            return {}
+        if name not in (self.recipes or {}):
+            raise ValueError(f"profile {self.name!r} has no recipe {name!r}; it has {sorted(self.recipes or {})}")
+        return dict(self.recipes[name])
 
     def training(self) -> dict[str, Any]:
         """The optimiser/schedule settings that enter a run's config (and so its cache key)."""
@@ -64,8 +75,10 @@ PROFILE_SCHEMA: dict[str, tuple[type, ...]] = {
     "encode_batch_size": (int,),
     "weights": (str, type(None)),
     "method_overrides": (dict, type(None)),
+    "recipes": (dict, type(None)),
 }
-OPTIONAL_KEYS = {"weights", "method_overrides"}
+OPTIONAL_KEYS = {"weights", "method_overrides", "recipes"}
+RECIPE_KEYS = {"description", "input_size", "model", "loss", "train"}
 
 
 def profiles_dir() -> Path:
@@ -101,6 +114,15 @@ def validate_profile_dict(name: str, raw: Mapping[str, Any]) -> None:
             bad = set(parts or {}) - {"model", "loss", "train"} if isinstance(parts, dict) else {"<not a mapping>"}
             if bad:
                 problems.append(f"'method_overrides.{method}' may only hold model / loss / train, got {sorted(bad)}")
+    recipes = raw.get("recipes")
+    if isinstance(recipes, dict):
+        for rname, recipe in recipes.items():
+            bad = set(recipe or {}) - RECIPE_KEYS if isinstance(recipe, dict) else {"<not a mapping>"}
+            if bad:
+                problems.append(f"'recipes.{rname}' may only hold {sorted(RECIPE_KEYS)}, got {sorted(bad)}")
+            elif "input_size" in recipe and (not isinstance(recipe["input_size"], int)
+                                             or isinstance(recipe["input_size"], bool)):
+                problems.append(f"'recipes.{rname}.input_size' must be int, got {recipe['input_size']!r}")
     if problems:
         raise ValueError(f"profile {name!r} is invalid:\n  - " + "\n  - ".join(problems))
 

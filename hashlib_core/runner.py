@@ -210,14 +210,20 @@ def _train_and_evaluate(config: RunConfig, method, progress: bool) -> RunResult:
     criterion = method.build_criterion(config, split)
     settings = TrainSettings(input_size=config.input_size, device=config.device,
                              num_threads=config.num_threads, **dict(config.train))
+    t_trunk = time.perf_counter()
+    train, query, database = split.train, split.query, split.database
+    if settings.freeze_backbone:
+        from hashlib_core.trunk import frozen_trunk_parts
+
+        model, train, query, database = frozen_trunk_parts(model, split, config, settings.augment, progress)
     t0 = time.perf_counter()
-    history = fit(model, criterion, split.train, settings, seed=config.seed, progress=progress,
+    history = fit(model, criterion, train, settings, seed=config.seed, progress=progress,
                   desc=f"train {config.label()}")
     t1 = time.perf_counter()
     enc_bs = int(dict(config.train).get("batch_size", 64)) * 8
-    q = method.binarize(encode(model, split.query, config.input_size, method.encode_output,
+    q = method.binarize(encode(model, query, config.input_size, method.encode_output,
                                batch_size=enc_bs, device=config.device, progress=progress, desc="encode query"))
-    d = method.binarize(encode(model, split.database, config.input_size, method.encode_output,
+    d = method.binarize(encode(model, database, config.input_size, method.encode_output,
                                batch_size=enc_bs, device=config.device, progress=progress, desc="encode database"))
     t2 = time.perf_counter()
     metrics = metrics_mod.evaluate(q, d, split.query.labels, split.database.labels, topk=split.map_topk)
@@ -225,7 +231,7 @@ def _train_and_evaluate(config: RunConfig, method, progress: bool) -> RunResult:
     return RunResult(
         config=config, key=config.key(), query_codes=q, db_codes=d,
         metrics=jsonable_metrics(metrics), history=history,
-        timings={"train_s": t1 - t0, "encode_s": t2 - t1, "metrics_s": t3 - t2,
+        timings={"trunk_s": t0 - t_trunk, "train_s": t1 - t0, "encode_s": t2 - t1, "metrics_s": t3 - t2,
                  "train_images_per_s": len(split.train) * settings.epochs / max(t1 - t0, 1e-9)},
         split_checksum=split.checksum,
     )
@@ -244,32 +250,36 @@ def run_many(configs: Iterable[RunConfig], progress: bool = True, **kwargs) -> l
 
 def make_config(profile, method: str, protocol: str, bits: int, seed: int,
                 model: Mapping[str, Any] | None = None, loss: Mapping[str, Any] | None = None,
-                train: Mapping[str, Any] | None = None) -> RunConfig:
+                train: Mapping[str, Any] | None = None, recipe: str | None = None) -> RunConfig:
     """Resolve a run from a profile (name or :class:`~hashlib_core.profiles.Profile`): the
-    method's defaults, then the profile's ``method_overrides`` for it, then explicit overrides
-    (which win)."""
+    method's defaults, then the profile's ``method_overrides`` for it, then the profile's named
+    ``recipe`` (if any), then explicit overrides (which win)."""
     from hashlib_core.methods import get_method
     from hashlib_core.profiles import Profile, load_profile
 
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     spec = get_method(method)
     prof_over = dict((prof.method_overrides or {}).get(method) or {})
+    rec = prof.recipe(recipe)
     model_cfg = {**spec.defaults.get("model", {}), "width": prof.width, "weights": prof.weights,
-                 **dict(prof_over.get("model") or {}), **dict(model or {})}
-    loss_cfg = {**spec.defaults.get("loss", {}), **dict(prof_over.get("loss") or {}), **dict(loss or {})}
-    train_over = {**dict(prof_over.get("train") or {}), **dict(train or {})}
+                 **dict(prof_over.get("model") or {}), **dict(rec.get("model") or {}), **dict(model or {})}
+    loss_cfg = {**spec.defaults.get("loss", {}), **dict(prof_over.get("loss") or {}),
+                **dict(rec.get("loss") or {}), **dict(loss or {})}
+    train_over = {**dict(prof_over.get("train") or {}), **dict(rec.get("train") or {}), **dict(train or {})}
     return RunConfig(
         method=method, protocol=protocol, bits=int(bits), seed=int(seed), profile=prof.name,
         model=model_cfg, loss=loss_cfg, train={**prof.training(), **train_over},
-        input_size=prof.input_size, subset=dict(prof.subset) if prof.subset else None,
+        input_size=int(rec.get("input_size", prof.input_size)),
+        subset=dict(prof.subset) if prof.subset else None,
         device=prof.device, num_threads=prof.num_threads,
     )
 
 
 def sweep(profile, method: str, protocol: str, bits: Iterable[int], seeds: Iterable[int],
           model: Mapping[str, Any] | None = None, loss: Mapping[str, Any] | None = None,
-          progress: bool = True, **kwargs) -> list[RunResult]:
+          progress: bool = True, recipe: str | None = None, train: Mapping[str, Any] | None = None,
+          **kwargs) -> list[RunResult]:
     """Every (bits, seed) run of one method on one protocol — the rows behind one table line."""
-    configs = [make_config(profile, method, protocol, b, s, model=model, loss=loss)
+    configs = [make_config(profile, method, protocol, b, s, model=model, loss=loss, train=train, recipe=recipe)
                for b in bits for s in seeds]
     return run_many(configs, progress=progress, **kwargs)

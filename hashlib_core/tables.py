@@ -13,6 +13,24 @@ import pandas as pd
 from hashlib_core.reporting import mean_sd
 
 
+BACKBONE_NAMES = {"vgg13_bn": "VGG-13-BN", "vgg16_bn": "VGG-16-BN", "vgg19_bn": "VGG-19-BN",
+                  "efficientnet_lite0": "EfficientNet-Lite0", "resnet50": "ResNet-50"}
+
+
+def setting_label(config) -> str:
+    """How a run's network was obtained, for a table row: e.g. ``"VGG-19-BN ×0.125, from scratch,
+    32 px"`` or ``"EfficientNet-Lite0, ImageNet-pretrained, frozen trunk, 224 px"``."""
+    m = dict(config.model)
+    name = BACKBONE_NAMES.get(str(m.get("backbone")), str(m.get("backbone")))
+    width = float(m.get("width", 1.0))
+    parts = [name + (f" ×{width:g}" if width != 1.0 else ""),
+             "ImageNet-pretrained" if m.get("weights") else "from scratch"]
+    if dict(config.train).get("freeze_backbone"):
+        parts.append("frozen trunk")
+    parts.append(f"{config.input_size} px")
+    return ", ".join(parts)
+
+
 def results_frame(results: Iterable) -> pd.DataFrame:
     """One row per run: the config fields a table groups by, every metric, and the timings."""
     rows = []
@@ -20,10 +38,12 @@ def results_frame(results: Iterable) -> pd.DataFrame:
         c = r.config
         row = {
             "method": c.method, "protocol": c.protocol, "bits": c.bits, "seed": c.seed,
+            "setting": setting_label(c),
             **{f"model.{k}": v for k, v in dict(c.model).items()},
             **{f"loss.{k}": v for k, v in dict(c.loss).items()},
             **r.metrics,
             "train_s": r.timings.get("train_s", np.nan),
+            "trunk_s": r.timings.get("trunk_s", 0.0),
             "encode_s": r.timings.get("encode_s", np.nan),
             "key": r.key[:10],
         }

@@ -33,6 +33,29 @@ class ImagePart(Protocol):
         """uint8 images (n, H, W, 3) for the given positions."""
 
 
+class ImageInputs:
+    """Model inputs read from an image part: resize + normalise, plus the CIFAR augmentation
+    (:func:`augment_batch`) when a generator is passed (training with ``augment``)."""
+
+    def __init__(self, part: ImagePart, input_size: int, device: str = "cpu"):
+        self.part = part
+        self.labels = part.labels
+        self.input_size = input_size
+        self.device = device
+
+    def __len__(self) -> int:
+        return len(self.part)
+
+    def inputs(self, idx: np.ndarray, generator: torch.Generator | None = None) -> torch.Tensor:
+        x = to_tensor_batch(self.part.get_batch(idx), self.input_size, device=self.device)
+        return augment_batch(x, generator) if generator is not None else x
+
+
+def as_inputs(part, input_size: int, device: str = "cpu"):
+    """``part`` itself when it already yields model inputs (e.g. cached trunk taps), else images."""
+    return part if hasattr(part, "inputs") else ImageInputs(part, input_size, device)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainSettings:
     epochs: int
@@ -42,6 +65,8 @@ class TrainSettings:
     weight_decay: float
     input_size: int
     augment: bool = True
+    # train only the head on cached taps of the frozen pretrained trunk (hashlib_core.trunk)
+    freeze_backbone: bool = False
     device: str = "cpu"
     num_threads: int | None = None
 
@@ -94,7 +119,7 @@ Criterion = Callable[..., tuple[torch.Tensor, dict[str, float]]]
 def fit(
     model: nn.Module,
     criterion: Criterion,
-    train: ImagePart,
+    train,
     settings: TrainSettings,
     seed: int,
     progress: bool = True,
@@ -102,9 +127,12 @@ def fit(
 ) -> list[dict[str, float]]:
     """Train ``model`` for ``settings.epochs`` epochs; returns the per-epoch mean loss terms.
 
+    ``train``: an image part, or anything with ``labels``, ``len`` and ``inputs(idx, generator)``
+    (e.g. :class:`hashlib_core.trunk.TapInputs` for a frozen trunk's head).
     The number of epochs is fixed by the config: nothing here looks at the query set.
     """
     device = settings.device
+    train = as_inputs(train, settings.input_size, device)
     model.to(device).train()
     optimizer = make_optimizer(model, settings)
     order_gen = torch.Generator().manual_seed(seed)
@@ -122,9 +150,7 @@ def fit(
             idx = perm[step * settings.batch_size:(step + 1) * settings.batch_size]
             if len(idx) < 2:  # a pairwise loss needs two items; drop a last batch of one
                 continue
-            x = to_tensor_batch(train.get_batch(idx), settings.input_size, device=device)
-            if settings.augment:
-                x = augment_batch(x, aug_gen)
+            x = train.inputs(idx, aug_gen if settings.augment else None)
             y = labels_all[idx].to(device)
             output = model(x)
             loss, terms = criterion(output, y, torch.as_tensor(idx))
@@ -147,7 +173,7 @@ def fit(
 @torch.no_grad()
 def encode(
     model: nn.Module,
-    part: ImagePart,
+    part,
     input_size: int,
     encode_output: Callable[[object], torch.Tensor],
     batch_size: int = 500,
@@ -157,10 +183,11 @@ def encode(
 ) -> np.ndarray:
     """Continuous codes (float32, (n, bits)) for every image of ``part``, in order."""
     model.to(device).eval()
+    part = as_inputs(part, input_size, device)
     n = len(part)
     outs = []
     for start in tqdm(range(0, n, batch_size), desc=desc, disable=not progress, leave=False):
         idx = np.arange(start, min(n, start + batch_size))
-        x = to_tensor_batch(part.get_batch(idx), input_size, device=device)
+        x = part.inputs(idx)
         outs.append(encode_output(model(x)).float().cpu())
     return torch.cat(outs).numpy() if outs else np.zeros((0, 0), np.float32)

@@ -585,3 +585,21 @@ def test_subset_where_database_equals_train(real):
                      subset={"query": 20, "database": 50, "train": 50})
     assert len(s.train) == len(s.database) == 50
     assert set(s.train.indices) == set(s.database.indices)
+
+
+def test_validation_split_is_carved_from_training_images_only(isolated_cache):
+    from hashlib_core.data import get_protocol
+
+    full = get_protocol("cifar10-dshfmdf", seed=0, subset={"query": 50, "database": 500, "train": 200})
+    val = get_protocol("cifar10-dshfmdf:val", seed=0, subset={"query": 50, "database": 500, "train": 200})
+    train_ids = set(full.train.indices.tolist())
+    q, t = val.query.indices.tolist(), val.train.indices.tolist()
+    assert len(q) == 40 and len(t) == 160
+    assert set(q) | set(t) == train_ids and not set(q) & set(t)       # a partition of the training set
+    assert not set(q) & set(full.query.indices.tolist())              # the query set is never used
+    np.testing.assert_array_equal(val.database.indices, val.train.indices)
+    assert np.bincount(val.query.labels, minlength=10).max() - np.bincount(val.query.labels, minlength=10).min() <= 1
+    again = get_protocol("cifar10-dshfmdf:val", seed=0, subset={"query": 50, "database": 500, "train": 200})
+    np.testing.assert_array_equal(again.query.indices, val.query.indices)
+    assert again.checksum == val.checksum != full.checksum
+    assert val.name == "cifar10-dshfmdf:val"

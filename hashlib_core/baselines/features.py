@@ -35,7 +35,7 @@ import numpy as np
 
 from hashlib_core.paths import atomic_path, cache_root
 
-__all__ = ["FEATURES", "FEATURES_VERSION", "hog_color", "features_for", "feature_cache_dir"]
+__all__ = ["FEATURES", "FEATURES_VERSION", "hog_color", "features_for", "feature_cache_dir", "source_identity"]
 
 #: bump when a descriptor's definition changes (it is part of the cache folder and of run keys)
 FEATURES_VERSION = 1
@@ -114,20 +114,19 @@ def _load_or_compute(path: Path, n: int, compute) -> np.ndarray:
     return arr
 
 
-def features_for(source, name: str = "hog-color", batch: int = 2048, progress: bool = False,
-                 whole_base_fraction: float = 0.25) -> np.ndarray:
-    """float32 (len(source), D) descriptors of every item of an image source, cached on disk."""
-    if name not in FEATURES:
-        raise ValueError(f"unknown features {name!r}; known: {sorted(FEATURES)}")
-    fn = FEATURES[name]
-    folder = feature_cache_dir(name)
+def source_identity(source, whole_base_fraction: float = 0.25):
+    """How to cache per-item values of an image source: ``(stem, n, get_batch, take)``.
+
+    For an in-memory CIFAR-10 part covering at least ``whole_base_fraction`` of its base array the
+    values are computed for the *whole base* (``n = len(base)``, ``get_batch`` reads the base) and
+    ``take`` is the part's indices into it, so every protocol and seed reuses one cache file;
+    otherwise the part's own items are keyed by their identities (base fingerprint + index table,
+    or the file paths) and ``take`` is None.
+    """
     kind = getattr(source, "kind", "")
     base = getattr(source, "base_images", None)
     if kind == "array" and base is not None and len(source) >= whole_base_fraction * len(base):
-        path = folder / f"base-{_fingerprint(base)[:24]}.npy"
-        full = _load_or_compute(path, len(base), lambda: _compute(
-            fn, lambda idx: base[idx], len(base), batch, progress, f"{name} features (whole base)"))
-        return full[np.asarray(source.indices)]
+        return f"base-{_fingerprint(base)[:24]}", len(base), (lambda idx: base[idx]), np.asarray(source.indices)
     h = hashlib.sha256(f"{kind}|{getattr(source, 'image_size', '')}".encode())
     if base is not None:
         h.update(_fingerprint(base).encode())
@@ -136,6 +135,17 @@ def features_for(source, name: str = "hog-color", batch: int = 2048, progress: b
         h.update("\n".join(map(str, source.paths)).encode())
     else:
         raise TypeError(f"cannot key features of a {type(source).__name__}: no base array or paths")
-    path = folder / f"{kind}-{h.hexdigest()[:24]}.npy"
-    return _load_or_compute(path, len(source), lambda: _compute(
-        fn, source.get_batch, len(source), batch, progress, f"{name} features"))
+    return f"{kind}-{h.hexdigest()[:24]}", len(source), source.get_batch, None
+
+
+def features_for(source, name: str = "hog-color", batch: int = 2048, progress: bool = False,
+                 whole_base_fraction: float = 0.25) -> np.ndarray:
+    """float32 (len(source), D) descriptors of every item of an image source, cached on disk."""
+    if name not in FEATURES:
+        raise ValueError(f"unknown features {name!r}; known: {sorted(FEATURES)}")
+    fn = FEATURES[name]
+    stem, n, get_batch, take = source_identity(source, whole_base_fraction)
+    path = feature_cache_dir(name) / f"{stem}.npy"
+    what = f"{name} features" + (" (whole base)" if take is not None else "")
+    arr = _load_or_compute(path, n, lambda: _compute(fn, get_batch, n, batch, progress, what))
+    return arr if take is None else arr[take]

@@ -43,6 +43,8 @@ __all__ = [
     "Split",
     "SplitChecksumError",
     "get_protocol",
+    "validation_split",
+    "VALIDATION_SUFFIX",
     "list_protocols",
     "label_statistics",
     "split_checksum",
@@ -581,8 +583,12 @@ def get_protocol(name: str, seed: int = 0, root: Union[str, os.PathLike, None] =
                class-stratified subsample of each part (missing parts stay whole); ``train ⊂
                database`` is kept when the full protocol has it. Covered by the checksum.
     """
+    if name.endswith(VALIDATION_SUFFIX):
+        parent = get_protocol(name[: -len(VALIDATION_SUFFIX)], seed, root, cache_dir, subset)
+        return validation_split(parent)
     if name not in PROTOCOLS:
-        raise KeyError(f"unknown protocol {name!r}; known: {sorted(PROTOCOLS)}")
+        raise KeyError(f"unknown protocol {name!r}; known: {sorted(PROTOCOLS)} "
+                       f"(and each with {VALIDATION_SUFFIX!r} for its validation split)")
     spec = PROTOCOLS[name]
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
@@ -600,6 +606,39 @@ def get_protocol(name: str, seed: int = 0, root: Union[str, os.PathLike, None] =
         database=ctx.source("database", arrays["database"]),
         train=ctx.source("train", arrays["train"]),
         map_topk=spec.map_topk, checksum=checksum, subset=subset, info=info, path=path,
+    )
+
+
+#: ``get_protocol("<name>:val")`` is :func:`validation_split` of protocol ``<name>``
+VALIDATION_SUFFIX = ":val"
+VALIDATION_SEED = 123
+
+
+def validation_split(split: Split, fraction: float = 0.2, seed: int = VALIDATION_SEED) -> Split:
+    """A validation protocol carved from ``split``'s *training* images only.
+
+    A class-stratified ``fraction`` of the training set (1,000 of CIFAR-10's 5,000) becomes the
+    queries; the rest is both the training set and the retrieval database. Recipes (epochs, input
+    size, learning rates) are chosen on it, so the protocol's query set is never looked at.
+    Deterministic in ``seed`` (its own, fixed, so every run seed validates on the same split).
+    """
+    n = len(split.train)
+    n_val = int(round(fraction * n))
+    if not 0 < n_val < n:
+        raise ValueError(f"a validation fraction of {fraction} leaves no queries or no training images of {n}")
+    rng = np.random.default_rng(seed)
+    val = _stratified(_strat_keys(np.asarray(split.train.labels)), n_val, rng)
+    rest = np.setdiff1d(np.arange(n), val)
+    train = split.train.take(rest)
+    checksum = _sha256_bytes(f"{split.checksum}|val|{fraction}|{seed}".encode())
+    return Split(
+        name=split.name + VALIDATION_SUFFIX, seed=split.seed, multi_label=split.multi_label,
+        num_classes=split.num_classes, class_names=list(split.class_names),
+        query=split.train.take(val), database=train, train=train, map_topk=split.map_topk,
+        checksum=checksum, subset=split.subset,
+        info={**split.info, "validation": {"of": split.name, "fraction": fraction, "seed": seed,
+                                           "queries": int(n_val), "train": int(n - n_val)}},
+        path=split.path,
     )
 
 

@@ -1,0 +1,214 @@
+"""Frozen-trunk training: run a pretrained backbone once over the images, cache its taps on disk.
+
+With the backbone frozen (``train.freeze_backbone: true`` in a run's config) the trunk is a fixed
+function of the image, so its taps (``conv3``/``conv4``/``conv5`` maps and the ``fc1`` vector) are
+computed once per (trunk, input size, image set) and every run that shares them - every code length,
+seed, loss weight and head variant of a table - trains and encodes only the head. This is what makes
+an ImageNet-pretrained EfficientNet-Lite0 at 224 px affordable on 2 CPU cores: the trunk pass over
+the 60,000 CIFAR-10 images is paid once, not once per run (docs/decisions.md, "EfficientNet-Lite0
+recipe of the cpu profile").
+
+The trunk runs in eval mode (batch-norm running statistics, no dropout), in channels-last memory
+format (2.5x faster for the depthwise convolutions on this CPU, same numbers up to float rounding).
+Taps are stored as float16 ``.npy`` files (memory-mapped on read: 60,000 images at 224 px are
+about 8 GiB) under ``<cache_root>/trunk/<trunk key>/<image-set key>@<taps>/``, written into a
+temporary folder and renamed into place, so a present folder is a complete one; a folder holding
+more taps than a model needs serves it too (the fused model's cache serves the Table 4 variants). Horizontal flips (the
+augmentation available to a frozen trunk) are a second cached view of the training images.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from hashlib_core.baselines.features import source_identity
+from hashlib_core.data.transforms import to_tensor_batch
+from hashlib_core.paths import cache_root
+
+__all__ = ["TRUNK_VERSION", "trunk_key", "trunk_taps", "TapInputs", "IndexedRows"]
+
+#: bump when the trunk pass changes in a way that changes the cached taps
+TRUNK_VERSION = 1
+
+
+def trunk_key(model_config: Mapping[str, Any], input_size: int, num_threads: int | None) -> str:
+    """What determines a trunk's taps: backbone, width, weights, input size (and thread count,
+    which changes float summation order)."""
+    keep = {k: model_config.get(k) for k in ("backbone", "width", "weights", "tap_blocks", "input_norm")}
+    payload = json.dumps({"v": TRUNK_VERSION, "input_size": int(input_size), "threads": num_threads, **keep},
+                         sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def _pass(backbone: torch.nn.Module, get_batch, n: int, input_size: int, flip: bool, batch_size: int,
+          folder: Path, progress: bool, desc: str) -> None:
+    """Run the trunk over items 0..n-1 and write one float16 .npy per tap into ``folder``."""
+    outs: dict[str, np.ndarray] = {}
+    device = next(backbone.parameters()).device
+    with torch.inference_mode():
+        for start in tqdm(range(0, n, batch_size), desc=desc, disable=not progress, leave=False):
+            idx = np.arange(start, min(n, start + batch_size))
+            x = to_tensor_batch(get_batch(idx), input_size, device=device)
+            if flip:
+                x = x.flip(3)
+            taps = backbone(x.contiguous(memory_format=torch.channels_last))
+            for name, t in taps.items():
+                if name not in outs:
+                    outs[name] = np.lib.format.open_memmap(folder / f"{name}.npy", mode="w+",
+                                                           dtype=np.float16, shape=(n, *t.shape[1:]))
+                outs[name][start:start + len(idx)] = t.float().cpu().numpy().astype(np.float16)
+    for arr in outs.values():
+        arr.flush()
+    (folder / "meta.json").write_text(json.dumps({"n": n, "taps": {k: list(v.shape) for k, v in outs.items()}}))
+
+
+def _load(folder: Path, n: int, required: set[str]) -> dict[str, np.ndarray] | None:
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        if meta["n"] != n or not required <= set(meta["taps"]):
+            return None
+        taps = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in meta["taps"]}
+        if any(list(a.shape) != meta["taps"][k] or a.dtype != np.float16 for k, a in taps.items()):
+            return None
+        return taps
+    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        return None
+
+
+def _find(root: Path, stem: str, n: int, required: set[str]) -> dict[str, np.ndarray] | None:
+    """Cached taps of ``stem`` holding at least the ``required`` taps (a fused model's cache also
+    serves its fc1-only and conv3-5-only variants)."""
+    for folder in sorted(root.glob(f"{stem}@*")):
+        taps = _load(folder, n, required)
+        if taps is not None:
+            return taps
+    return None
+
+
+def _required_taps(backbone) -> set[str]:
+    return set(getattr(backbone, "conv_taps", ())) | ({"fc1"} if getattr(backbone, "global_dim", None) else set())
+
+
+def trunk_taps(backbone: torch.nn.Module, source, key: str, input_size: int, flip: bool = False,
+               batch_size: int = 64, progress: bool = True, desc: str = "trunk") -> dict[str, np.ndarray]:
+    """Float16 taps ``{name: (len(source), ...)}`` of a frozen ``backbone`` for every item of ``source``.
+
+    ``key`` is :func:`trunk_key` of the backbone's config. For a CIFAR-10 part that covers much of
+    the base array, the whole base is passed once and indexed (every protocol and seed reuses it).
+    """
+    root = cache_root() / "trunk" / key
+    suffix = "-flip" if flip else ""
+    required = _required_taps(backbone)
+    base_stem, base_n, base_get, base_take = source_identity(source, whole_base_fraction=0.0)
+    taps = _find(root, base_stem + suffix, base_n, required) if base_take is not None else None
+    if taps is not None:  # the whole base is already there: any part of it is a view
+        return {name: IndexedRows(arr, base_take) for name, arr in taps.items()}
+    stem, n, get_batch, take = source_identity(source)
+    taps = _find(root, stem + suffix, n, required)
+    if taps is None:
+        folder = root / f"{stem}{suffix}@{'+'.join(sorted(required))}"
+        backbone.eval().to(memory_format=torch.channels_last)
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+        try:
+            _pass(backbone, get_batch, n, input_size, flip, batch_size, tmp, progress,
+                  f"{desc}{' (flipped)' if flip else ''}: {n} images at {input_size} px")
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(tmp, folder)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        taps = _load(folder, n, required)
+        if taps is None:  # pragma: no cover - the folder was just written
+            raise RuntimeError(f"trunk taps at {folder} failed to load right after writing")
+    if take is None:
+        return taps
+    return {name: IndexedRows(arr, take) for name, arr in taps.items()}
+
+
+class IndexedRows:
+    """Rows ``take`` of an array, read lazily (``rows[idx]`` reads ``array[take[idx]]``), so a
+    part of a memory-mapped whole-base array is never copied whole into memory."""
+
+    def __init__(self, array: np.ndarray, take: np.ndarray):
+        self.array = array
+        self.take = np.asarray(take, dtype=np.int64)
+        self.shape = (len(self.take), *array.shape[1:])
+        self.dtype = array.dtype
+
+    def __len__(self) -> int:
+        return len(self.take)
+
+    def __getitem__(self, idx) -> np.ndarray:
+        return np.asarray(self.array[self.take[idx]])
+
+
+class TapInputs:
+    """A part whose model inputs are cached trunk taps (for the head of a frozen-trunk model).
+
+    ``views``: the taps of the images, then optionally of their horizontal flips; with a generator
+    (training with augmentation) each item draws one view, without one (encoding) view 0 is used.
+    """
+
+    def __init__(self, labels: np.ndarray, views: list[dict[str, np.ndarray]], device: str = "cpu"):
+        if not views:
+            raise ValueError("TapInputs needs at least one view")
+        n = {len(a) for v in views for a in v.values()}
+        if n != {len(labels)}:
+            raise ValueError(f"taps cover {sorted(n)} items but there are {len(labels)} labels")
+        self.labels = labels
+        self.views = views
+        self.device = device
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def inputs(self, idx: np.ndarray, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        idx = np.asarray(idx)
+        if generator is None or len(self.views) == 1:
+            choice = np.zeros(len(idx), dtype=np.int64)
+        else:
+            choice = torch.randint(0, len(self.views), (len(idx),), generator=generator).numpy()
+        out = {}
+        for name in self.views[0]:
+            rows = np.empty((len(idx), *self.views[0][name].shape[1:]), dtype=np.float32)
+            for v, view in enumerate(self.views):
+                sel = choice == v
+                if sel.any():
+                    rows[sel] = view[name][idx[sel]]
+            out[name] = torch.from_numpy(rows).to(self.device)
+        return out
+
+
+def frozen_trunk_parts(model: torch.nn.Module, split, config, augment: bool, progress: bool = True):
+    """Freeze ``model.backbone`` and return ``(model.head, train, query, database)`` where the parts
+    are :class:`TapInputs` over the cached taps (the training part with its flipped view when
+    ``augment``). ``config`` is the run's :class:`~hashlib_core.runner.RunConfig`."""
+    backbone = getattr(model, "backbone", None)
+    head = getattr(model, "head", None)
+    if backbone is None or head is None:
+        raise ValueError(f"freeze_backbone needs a backbone + head model, got {type(model).__name__}")
+    backbone.requires_grad_(False)
+    backbone.to(config.device)
+    key = trunk_key(dict(config.model), config.input_size, config.num_threads)
+    batch = 64  # channels-last depthwise convs run fastest in small batches on this CPU (benches/)
+
+    def taps(part, name, flip=False):
+        return trunk_taps(backbone, part, key, config.input_size, flip=flip, batch_size=batch,
+                          progress=progress, desc=f"trunk {name}")
+
+    views = [taps(split.train, "train")] + ([taps(split.train, "train", flip=True)] if augment else [])
+    train = TapInputs(np.asarray(split.train.labels), views, config.device)
+    query = TapInputs(np.asarray(split.query.labels), [taps(split.query, "query")], config.device)
+    database = TapInputs(np.asarray(split.database.labels), [taps(split.database, "database")], config.device)
+    return head, train, query, database
