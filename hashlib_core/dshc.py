@@ -428,7 +428,11 @@ class DSHCNet(nn.Module):
         self.bits = construction.bits
 
     def forward(self, x: torch.Tensor) -> HashOutput:
-        logits = self.classifier(self.backbone(x)["fc1"])
+        return self.forward_taps(self.backbone(x))
+
+    def forward_taps(self, taps) -> HashOutput:
+        """Everything after the trunk (what a frozen-trunk run trains: hashlib_core.trunk)."""
+        logits = self.classifier(taps["fc1"])
         with torch.no_grad():
             u = topk_code(logits.detach(), self.codes, self.topk)
         return HashOutput(u=u, logits=logits)
@@ -450,7 +454,10 @@ class DSHCMultiLabelNet(nn.Module):
         self.bits = int(num_labels)
 
     def forward(self, x: torch.Tensor) -> HashOutput:
-        logits = self.classifier(self.backbone(x)["fc1"])
+        return self.forward_taps(self.backbone(x))
+
+    def forward_taps(self, taps) -> HashOutput:
+        logits = self.classifier(taps["fc1"])
         return HashOutput(u=logits, logits=logits)
 
 
@@ -577,12 +584,15 @@ def with_train_subset(config, n_train: Optional[int]):
 
 def configs(profile, method: str, protocol: str, bits: Sequence[int], seeds: Sequence[int], *,
             model: Optional[Mapping[str, Any]] = None, loss: Optional[Mapping[str, Any]] = None,
-            train: Optional[Mapping[str, Any]] = None, train_subset: Optional[int] = None) -> list:
-    """Resolved run configs (:func:`hashlib_core.runner.make_config`) for every (bits, seed), with
-    the training set cut to ``train_subset`` images where asked (:func:`with_train_subset`)."""
+            train: Optional[Mapping[str, Any]] = None, train_subset: Optional[int] = None,
+            recipe: Optional[str] = None) -> list:
+    """Resolved run configs (:func:`hashlib_core.runner.make_config`, with the profile's named
+    ``recipe`` if given) for every (bits, seed), with the training set cut to ``train_subset``
+    images where asked (:func:`with_train_subset`)."""
     from hashlib_core.runner import make_config
 
-    return [with_train_subset(make_config(profile, method, protocol, b, s, model=model, loss=loss, train=train),
+    return [with_train_subset(make_config(profile, method, protocol, b, s, model=model, loss=loss, train=train,
+                                          recipe=recipe),
                               train_subset)
             for b in bits for s in seeds]
 

@@ -34,7 +34,7 @@ from hashlib_core.baselines.features import source_identity
 from hashlib_core.data.transforms import to_tensor_batch
 from hashlib_core.paths import cache_root
 
-__all__ = ["TRUNK_VERSION", "trunk_key", "trunk_taps", "TapInputs", "IndexedRows"]
+__all__ = ["TRUNK_VERSION", "trunk_key", "trunk_taps", "TapInputs", "IndexedRows", "HeadOnly", "frozen_trunk_parts"]
 
 #: bump when the trunk pass changes in a way that changes the cached taps
 TRUNK_VERSION = 1
@@ -190,25 +190,41 @@ class TapInputs:
         return out
 
 
+class HeadOnly(torch.nn.Module):
+    """``model`` seen from its taps: ``forward(taps) = model.forward_taps(taps)``. The trunk stays a
+    (frozen, unused) sub-module, so the trained head is still ``model``'s own parameters."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, taps):
+        return self.model.forward_taps(taps)
+
+
 def frozen_trunk_parts(model: torch.nn.Module, split, config, augment: bool, progress: bool = True):
-    """Freeze ``model.backbone`` and return ``(model.head, train, query, database)`` where the parts
-    are :class:`TapInputs` over the cached taps (the training part with its flipped view when
-    ``augment``). ``config`` is the run's :class:`~hashlib_core.runner.RunConfig`."""
+    """Freeze ``model.backbone`` and return ``(head, train, query, database)``: ``head`` =
+    :class:`HeadOnly` of ``model``, the parts :class:`TapInputs` over the cached taps (the training
+    part with its flipped view when ``augment``). ``config`` is the run's
+    :class:`~hashlib_core.runner.RunConfig`. Any model with a ``backbone`` and ``forward_taps`` works
+    (DSHFMDF and its variants, the deep baselines, DSHC)."""
     backbone = getattr(model, "backbone", None)
-    head = getattr(model, "head", None)
-    if backbone is None or head is None:
-        raise ValueError(f"freeze_backbone needs a backbone + head model, got {type(model).__name__}")
+    if backbone is None or not hasattr(model, "forward_taps"):
+        raise ValueError(f"freeze_backbone needs a model with .backbone and .forward_taps, got {type(model).__name__}")
     backbone.requires_grad_(False)
     backbone.to(config.device)
     key = trunk_key(dict(config.model), config.input_size, config.num_threads)
     batch = 64  # channels-last depthwise convs run fastest in small batches on this CPU (benches/)
 
+    needed = _required_taps(backbone)
+
     def taps(part, name, flip=False):
-        return trunk_taps(backbone, part, key, config.input_size, flip=flip, batch_size=batch,
-                          progress=progress, desc=f"trunk {name}")
+        got = trunk_taps(backbone, part, key, config.input_size, flip=flip, batch_size=batch,
+                         progress=progress, desc=f"trunk {name}")
+        return {t: a for t, a in got.items() if t in needed}  # read only what the head uses
 
     views = [taps(split.train, "train")] + ([taps(split.train, "train", flip=True)] if augment else [])
     train = TapInputs(np.asarray(split.train.labels), views, config.device)
     query = TapInputs(np.asarray(split.query.labels), [taps(split.query, "query")], config.device)
     database = TapInputs(np.asarray(split.database.labels), [taps(split.database, "database")], config.device)
-    return head, train, query, database
+    return HeadOnly(model), train, query, database

@@ -26,6 +26,8 @@ CANDIDATES = {
     "memory-pairs": ("J1 against a memory of all training codes (DPSH-style; the paper profile's choice)",
                      {"loss": {"pairs": "memory"}}),
     "lr-1e-4": ("head learning rate 1e-4", {"train": {"lr": 1e-4}}),
+    "memory-pairs-lr-1e-4": ("memory-bank J1 with head learning rate 1e-4",
+                             {"loss": {"pairs": "memory"}, "train": {"lr": 1e-4}}),
     "epochs-x2": ("twice the epochs", {"train": {"epochs": "x2"}}),
     "no-flip": ("no flip augmentation (one view of the training images)", {"train": {"augment": False}}),
     "fc1-only": ("variant fc1 (the head without the conv3-5 fusion branch)", {"model": {"variant": "fc1"}}),

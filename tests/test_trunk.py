@@ -116,3 +116,19 @@ def test_a_cache_with_more_taps_serves_a_variant_needing_fewer(isolated_cache):
     assert len(list((isolated_cache / "trunk" / key).iterdir())) == 2
     trunk_taps(fc1_only.backbone, split.query, key, 32, progress=False)  # found, nothing new written
     assert len(list((isolated_cache / "trunk" / key).iterdir())) == 2
+
+
+def test_dshc_and_baselines_train_on_the_same_cached_trunk(isolated_cache):
+    from hashlib_core import dshc
+
+    (fused,) = [run(make_config("smoke", "dshfmdf", "cifar10-dshfmdf", 12, 0, recipe="lite0"),
+                    progress=False, verbose=False)]
+    folders = {p.name for p in (isolated_cache / "trunk").glob("*/*")}
+    (c,) = dshc.configs("smoke", "dshc", "cifar10-dshfmdf", [10], [0], recipe="lite0", train={"augment": False})
+    r = run(c, progress=False, verbose=False)
+    d = run(make_config("smoke", "dpsh", "cifar10-dshfmdf", 12, 0, recipe="lite0", train={"augment": False}),
+            progress=False, verbose=False)
+    # fc1-only models found the fused model's taps: no new trunk pass, nothing new on disk
+    assert {p.name for p in (isolated_cache / "trunk").glob("*/*")} == folders
+    assert r.timings["trunk_s"] < fused.timings["trunk_s"] and d.timings["trunk_s"] < fused.timings["trunk_s"]
+    assert r.db_codes.shape == (len(r.split().database), 10) and set(np.unique(r.db_codes)) <= {-1, 1}

@@ -226,7 +226,11 @@ class MultiScaleHashNet(nn.Module):
         return self.backbone.features
 
     def forward(self, x: torch.Tensor) -> HashOutput:
-        return self.head(self.backbone(x))
+        return self.forward_taps(self.backbone(x))
+
+    def forward_taps(self, taps: Dict[str, torch.Tensor]) -> HashOutput:
+        """Everything after the trunk (what a frozen-trunk run trains: hashlib_core.trunk)."""
+        return self.head(taps)
 
     def extra_repr(self) -> str:
         return f"variant={self.variant!r}, bits={self.bits}"
