@@ -223,8 +223,9 @@ def frozen_trunk_parts(model: torch.nn.Module, split, config, augment: bool, pro
                          progress=progress, desc=f"trunk {name}")
         return {t: a for t, a in got.items() if t in needed}  # read only what the head uses
 
+    # the database first: a large part is passed as the whole base array, which the others then reuse
+    database = TapInputs(np.asarray(split.database.labels), [taps(split.database, "database")], config.device)
+    query = TapInputs(np.asarray(split.query.labels), [taps(split.query, "query")], config.device)
     views = [taps(split.train, "train")] + ([taps(split.train, "train", flip=True)] if augment else [])
     train = TapInputs(np.asarray(split.train.labels), views, config.device)
-    query = TapInputs(np.asarray(split.query.labels), [taps(split.query, "query")], config.device)
-    database = TapInputs(np.asarray(split.database.labels), [taps(split.database, "database")], config.device)
     return HeadOnly(model), train, query, database
