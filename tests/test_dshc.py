@@ -293,3 +293,29 @@ def test_tsne_2d_is_deterministic_on_tiny_input():
     codes = dshc.cpbc(3, 2).codes  # 21 codes: perplexity is capped at (n - 1) / 3
     a, b = dshc.tsne_2d(codes, 30.0, 0), dshc.tsne_2d(codes, 30.0, 0)
     assert a.shape == (21, 2) and np.allclose(a, b)
+
+
+def test_resnet50_imagenet_goes_through_torchvision_weights_api_and_a_saved_file_loads(monkeypatch, tmp_path):
+    """The paper profile's ResNet-50: weights="imagenet" asks torchvision's weights API for
+    ResNet50_Weights.IMAGENET1K_V1 (the download is stubbed: nothing leaves the machine), and a
+    locally saved state dict loads key-for-key with weights_only=True."""
+    import torchvision
+    import torchvision.models._api as tv_api
+
+    torch.manual_seed(0)
+    fake = torchvision.models.resnet50(weights=None).state_dict()
+    calls = []
+
+    def _fake_load(url, *args, **kwargs):
+        calls.append(url)
+        return fake
+
+    monkeypatch.setattr(tv_api, "load_state_dict_from_url", _fake_load)
+    net = dshc.dshc_model(30, 10, backbone="resnet50", width=1.0, input_size=64, weights="imagenet", progress=False)
+    assert calls == [torchvision.models.ResNet50_Weights.IMAGENET1K_V1.url]
+    got = net.backbone.net.state_dict()
+    assert all(torch.equal(got[k], v) for k, v in fake.items() if not k.startswith("fc."))
+    path = tmp_path / "resnet50.pth"
+    torch.save(fake, path)
+    from_file = dshc.dshc_model(30, 10, backbone="resnet50", width=1.0, input_size=64, weights=str(path))
+    assert torch.equal(from_file.backbone.net.conv1.weight, fake["conv1.weight"])
