@@ -141,3 +141,11 @@ def rise_then_flat_claim(x: Sequence[float], y: Sequence[float], claim: str, tol
 
 def claims_table(claims: Iterable[dict]) -> pd.DataFrame:
     return pd.DataFrame(list(claims))
+
+
+def claims_by_setting(runs: pd.DataFrame, claims_for) -> pd.DataFrame:
+    """The same claims judged separately for each network setting of ``runs`` (its ``setting``
+    column, see :func:`setting_label`): ``claims_for(runs_of_one_setting) -> [claim dict, ...]``."""
+    rows = [{"setting": setting, **claim}
+            for setting, sub in runs.groupby("setting", sort=False) for claim in claims_for(sub)]
+    return claims_table(rows)
