@@ -78,3 +78,31 @@ def test_figures_dir_per_profile(monkeypatch):
     assert reporting.figures_dir("nb", "cpu").parts[-2:] == ("figures", "nb")
     assert reporting.figures_dir("nb", "paper").parts[-3:] == ("figures", "paper", "nb")
     assert reporting.figures_dir("nb", "smoke").parts[-2] == "figures-smoke"  # CI never writes figures/
+
+
+def test_claims_are_judged_per_setting():
+    from hashlib_core.tables import claims_by_setting, ordering_claim
+
+    runs = pd.DataFrame({
+        "setting": ["a"] * 4 + ["b"] * 4,
+        "variant": ["fused", "fc1"] * 4,
+        "bits": [12, 12, 48, 48] * 2,
+        "seed": [0] * 8,
+        "map": [0.5, 0.4, 0.6, 0.5, 0.3, 0.4, 0.3, 0.5],
+    })
+    t = claims_by_setting(runs, lambda sub: [ordering_claim(sub, "variant", ["fused", "fc1"], "fused > fc1")])
+    assert list(t["setting"]) == ["a", "b"]
+    assert list(t["reproduced"]) == ["yes", "no"]
+    assert list(t["bit lengths agreeing"]) == ["2/2", "0/2"]
+
+
+def test_setting_label_names_the_network():
+    from types import SimpleNamespace
+
+    from hashlib_core.tables import setting_label
+
+    scratch = SimpleNamespace(model={"backbone": "vgg19_bn", "width": 0.125, "weights": None}, train={}, input_size=32)
+    lite = SimpleNamespace(model={"backbone": "efficientnet_lite0", "width": 1.0, "weights": "imagenet"},
+                           train={"freeze_backbone": True}, input_size=224)
+    assert setting_label(scratch) == "VGG-19-BN ×0.125, from scratch, 32 px"
+    assert setting_label(lite) == "EfficientNet-Lite0, ImageNet-pretrained, frozen trunk, 224 px"
