@@ -96,8 +96,8 @@ def bench_frozen(size: int, args) -> dict:
 
     n, el, cpu = _timed(trunk_step, args.budget)
     trunk_ips, trunk_cpu = n * 64 / el, n * 64 / cpu
-    with torch.inference_mode():
-        taps = {k: v.clone() for k, v in trunk(torch.randn(args.train_batch, 3, size, size)).items()}
+    with torch.no_grad():  # not inference_mode: the head's backward needs ordinary tensors
+        taps = {k: v.contiguous() for k, v in trunk(torch.randn(args.train_batch, 3, size, size)).items()}
     head = model.head.train()
     opt = torch.optim.Adam(head.parameters(), lr=1e-3)
     y = torch.randint(0, 10, (args.train_batch,))
