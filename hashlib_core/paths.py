@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator, Union
@@ -29,6 +30,7 @@ __all__ = [
     "cache_root",
     "splits_dir",
     "atomic_path",
+    "atomic_dir",
     "atomic_write_bytes",
     "atomic_write_text",
 ]
@@ -96,6 +98,24 @@ def atomic_path(path: PathLike, *, fsync: bool = True) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: PathLike) -> Iterator[Path]:
+    """Yield a fresh temporary folder next to ``path``; on normal exit it replaces ``path`` (an
+    existing folder there is removed first), so a present folder is always a complete one. If the
+    ``with`` block raises, the temporary folder is removed and ``path`` is left untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def atomic_write_bytes(path: PathLike, data: bytes, *, fsync: bool = True) -> Path:

@@ -13,9 +13,6 @@ import dataclasses
 import hashlib
 import io
 import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -24,7 +21,7 @@ import numpy as np
 
 from hashlib_core import codes as codes_mod
 from hashlib_core import metrics as metrics_mod
-from hashlib_core.paths import cache_root
+from hashlib_core.paths import atomic_dir, cache_root
 
 # Bump when a change to training or encoding makes earlier cached results stale.
 CACHE_VERSION = 1
@@ -119,9 +116,7 @@ def _sha256(path: Path) -> str:
 
 def write_entry(directory: Path, result: RunResult) -> None:
     """Write a cache entry into a temporary folder, then rename it into place (atomic)."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory.parent))
-    try:
+    with atomic_dir(directory) as tmp:
         buf = io.BytesIO()
         np.savez_compressed(buf, query=codes_mod.pack(result.query_codes), db=codes_mod.pack(result.db_codes),
                             bits=np.int64(result.config.bits))
@@ -138,12 +133,6 @@ def write_entry(directory: Path, result: RunResult) -> None:
             "computed_at_commit": result.computed_at_commit,
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def load_cached(config: RunConfig, cache_dir: Path | None = None) -> RunResult | None:

@@ -13,16 +13,14 @@ format (2.5x faster for the depthwise convolutions on this CPU, same numbers up 
 Taps are stored as float16 ``.npy`` files (memory-mapped on read: 60,000 images at 224 px are
 about 8 GiB) under ``<cache_root>/trunk/<trunk key>/<image-set key>@<taps>/``, written into a
 temporary folder and renamed into place, so a present folder is a complete one; a folder holding
-more taps than a model needs serves it too (the fused model's cache serves the Table 4 variants). Horizontal flips (the
-augmentation available to a frozen trunk) are a second cached view of the training images.
+more taps than a model needs serves it too (the fused model's cache serves the Table 4 variants).
+Horizontal flips (the augmentation available to a frozen trunk) are a second cached view of the
+training images.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -32,7 +30,7 @@ from tqdm.auto import tqdm
 
 from hashlib_core.baselines.features import source_identity
 from hashlib_core.data.transforms import to_tensor_batch
-from hashlib_core.paths import cache_root
+from hashlib_core.paths import atomic_dir, cache_root
 
 __all__ = ["TRUNK_VERSION", "trunk_key", "trunk_taps", "TapInputs", "IndexedRows", "HeadOnly", "frozen_trunk_parts"]
 
@@ -108,7 +106,7 @@ def trunk_taps(backbone: torch.nn.Module, source, key: str, input_size: int, fli
     root = cache_root() / "trunk" / key
     suffix = "-flip" if flip else ""
     required = _required_taps(backbone)
-    base_stem, base_n, base_get, base_take = source_identity(source, whole_base_fraction=0.0)
+    base_stem, base_n, _, base_take = source_identity(source, whole_base_fraction=0.0)
     taps = _find(root, base_stem + suffix, base_n, required) if base_take is not None else None
     if taps is not None:  # the whole base is already there: any part of it is a view
         return {name: IndexedRows(arr, base_take) for name, arr in taps.items()}
@@ -117,17 +115,9 @@ def trunk_taps(backbone: torch.nn.Module, source, key: str, input_size: int, fli
     if taps is None:
         folder = root / f"{stem}{suffix}@{'+'.join(sorted(required))}"
         backbone.eval().to(memory_format=torch.channels_last)
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
-        try:
+        with atomic_dir(folder) as tmp:
             _pass(backbone, get_batch, n, input_size, flip, batch_size, tmp, progress,
                   f"{desc}{' (flipped)' if flip else ''}: {n} images at {input_size} px")
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.replace(tmp, folder)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
         taps = _load(folder, n, required)
         if taps is None:  # pragma: no cover - the folder was just written
             raise RuntimeError(f"trunk taps at {folder} failed to load right after writing")

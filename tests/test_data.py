@@ -170,6 +170,22 @@ def test_atomic_writes_leave_nothing_half_written(tmp_path):
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["arr.npz", "sub", "x.bin"]
 
 
+def test_atomic_dir_replaces_whole_folders_or_leaves_them_untouched(tmp_path):
+    target = tmp_path / "cache" / "entry"
+    with paths.atomic_dir(target) as tmp:
+        (tmp / "a.txt").write_text("one")
+    assert [p.name for p in target.iterdir()] == ["a.txt"]
+    with pytest.raises(RuntimeError):
+        with paths.atomic_dir(target) as tmp:
+            (tmp / "b.txt").write_text("half")
+            raise RuntimeError("killed")
+    assert [p.name for p in target.iterdir()] == ["a.txt"]          # untouched
+    with paths.atomic_dir(target) as tmp:
+        (tmp / "c.txt").write_text("two")
+    assert [p.name for p in target.iterdir()] == ["c.txt"]          # replaced, not merged
+    assert [p.name for p in target.parent.iterdir()] == ["entry"]   # no temporary folder left
+
+
 # ---------------------------------------------------------------------------------------------
 # CIFAR-10 loading
 # ---------------------------------------------------------------------------------------------
