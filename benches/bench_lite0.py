@@ -49,6 +49,31 @@ def _timed(step, budget: float, min_steps: int = 2):
             return n, el, time.process_time() - c0
 
 
+def _rates(step, batch: int, budget: float):
+    """-> (images per wall second, images per process CPU second) of ``step`` on ``batch`` images."""
+    n, el, cpu = _timed(step, budget)
+    return n * batch / el, n * batch / cpu
+
+
+def _train_step(module, opt, inputs, y):
+    """One forward + backward + Adam step of the stand-in loss (cross-entropy on the logits plus a
+    quantization term on u), as a closure for :func:`_timed`."""
+    def step():
+        out = module(inputs)
+        loss = F.cross_entropy(out.logits, y) + 0.01 * (out.u.sign().detach() - out.u).pow(2).sum(1).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def _encode_step(module, inputs):
+    def step():
+        with torch.inference_mode():
+            module(inputs).u.sign()
+    return step
+
+
 def bench_size(size: int, args) -> dict:
     torch.manual_seed(0)
     model = dshfmdf(backbone="efficientnet_lite0", bits=args.bits, num_classes=10, variant=args.variant,
@@ -58,27 +83,11 @@ def bench_size(size: int, args) -> dict:
     model = model.to(memory_format=fmt)
     x = torch.randn(args.train_batch, 3, size, size).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (args.train_batch,))
-
-    def train_step():
-        out = model(x)
-        loss = F.cross_entropy(out.logits, y) + 0.01 * (out.u.sign().detach() - out.u).pow(2).sum(1).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
     model.train()
-    n, el, cpu = _timed(train_step, args.budget)
-    train_ips, train_cpu = n * args.train_batch / el, n * args.train_batch / cpu
-
+    train_ips, train_cpu = _rates(_train_step(model, opt, x, y), args.train_batch, args.budget)
     xe = torch.randn(args.encode_batch, 3, size, size).contiguous(memory_format=fmt)
-
-    def encode_step():
-        with torch.inference_mode():
-            model(xe).u.sign()
-
     model.eval()
-    n, el, cpu = _timed(encode_step, args.budget)
-    enc_ips, enc_cpu = n * args.encode_batch / el, n * args.encode_batch / cpu
+    enc_ips, enc_cpu = _rates(_encode_step(model, xe), args.encode_batch, args.budget)
     return dict(size=size, params=count_parameters(model), train_ips=train_ips, enc_ips=enc_ips,
                 train_cpu=train_cpu, enc_cpu=enc_cpu)
 
@@ -94,31 +103,15 @@ def bench_frozen(size: int, args) -> dict:
         with torch.inference_mode():
             trunk(x)
 
-    n, el, cpu = _timed(trunk_step, args.budget)
-    trunk_ips, trunk_cpu = n * 64 / el, n * 64 / cpu
+    trunk_ips, trunk_cpu = _rates(trunk_step, 64, args.budget)
     with torch.no_grad():  # not inference_mode: the head's backward needs ordinary tensors
         taps = {k: v.contiguous() for k, v in trunk(torch.randn(args.train_batch, 3, size, size)).items()}
     head = model.head.train()
     opt = torch.optim.Adam(head.parameters(), lr=1e-3)
     y = torch.randint(0, 10, (args.train_batch,))
-
-    def head_step():
-        out = head(taps)
-        loss = F.cross_entropy(out.logits, y) + 0.01 * (out.u.sign().detach() - out.u).pow(2).sum(1).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    n, el, cpu = _timed(head_step, args.budget)
-    head_ips, head_cpu = n * args.train_batch / el, n * args.train_batch / cpu
+    head_ips, head_cpu = _rates(_train_step(head, opt, taps, y), args.train_batch, args.budget)
     head.eval()
-
-    def head_encode():
-        with torch.inference_mode():
-            head(taps).u.sign()
-
-    n, el, _ = _timed(head_encode, args.budget)
-    enc_ips = n * args.train_batch / el
+    enc_ips, _ = _rates(_encode_step(head, taps), args.train_batch, args.budget)
     per_image = sum(v[0].numel() for v in taps.values())
     return dict(size=size, trunk_ips=trunk_ips, trunk_cpu=trunk_cpu, head_ips=head_ips, head_cpu=head_cpu,
                 enc_ips=enc_ips, mib=60000 * per_image * 2 / 2**20)
