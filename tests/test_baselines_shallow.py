@@ -144,3 +144,58 @@ def test_run_shallow_is_cached_and_reproducible(isolated_cache):
     assert a.metrics["map"] == pytest.approx(b.metrics["map"])
     assert a.config.model["features"] == "hog-color" and a.query_codes.shape == (30, 12)
     assert a.key != run_shallow("sdh", "cifar10-dshfmdf", 12, 0, subset=sub, verbose=False).key
+
+
+def test_lite0_features_are_the_frozen_trunks_fc1_and_shared_with_deep_runs(isolated_cache):
+    """"lite0-fc1@32" = the pooled feature of the ImageNet Lite0 at 32 px, read through the trunk
+    cache: equal to the backbone's own fc1 output, and found again (no second pass) by the key a
+    deep lite0 run of the same trunk uses."""
+    import torch
+
+    from hashlib_core.baselines import features as feat
+    from hashlib_core.data import get_protocol
+    from hashlib_core.data.transforms import to_tensor_batch
+    from hashlib_core.models.common import BACKBONES
+    from hashlib_core.trunk import trunk_key, trunk_taps
+
+    split = get_protocol("cifar10-dshfmdf", seed=0, subset={"query": 12, "database": 40, "train": 20})
+    got = feat.features_for(split.query, "lite0-fc1@32")
+    backbone = BACKBONES["efficientnet_lite0"](width=1.0, input_size=32, conv_taps=(), with_global=True,
+                                               weights="imagenet", dropout=0.0, progress=False).eval()
+    with torch.inference_mode():
+        direct = backbone(to_tensor_batch(split.query.get_batch(np.arange(12)), 32))["fc1"].numpy()
+    assert got.dtype == np.float32 and got.shape == (12, 1280)
+    np.testing.assert_allclose(got, direct, rtol=2e-3, atol=2e-3)  # the cache stores float16
+    folders = sorted(p.name for p in (isolated_cache / "trunk").glob("*/*"))
+    key = trunk_key({"backbone": "efficientnet_lite0", "width": 1.0, "weights": "imagenet"}, 32,
+                    torch.get_num_threads())
+    again = trunk_taps(backbone, split.query, key, 32, progress=False)["fc1"]
+    assert sorted(p.name for p in (isolated_cache / "trunk").glob("*/*")) == folders
+    np.testing.assert_array_equal(np.asarray(again[np.arange(12)], dtype=np.float32), got)
+
+
+def test_unknown_or_malformed_features_fail_before_any_work():
+    from hashlib_core.baselines.features import trunk_feature_spec
+    from hashlib_core.baselines.shallow import shallow_config
+
+    with pytest.raises(ValueError, match="unknown features 'gist'"):
+        shallow_config("itq", "cifar10-dshfmdf", 12, 0, features="gist")
+    with pytest.raises(ValueError, match="integer >= 32"):
+        shallow_config("itq", "cifar10-dshfmdf", 12, 0, features="lite0-fc1@big")
+    assert trunk_feature_spec("hog-color") is None
+    assert trunk_feature_spec("lite0-fc1")[1:] == ("fc1", 224)
+    assert trunk_feature_spec("lite0-fc1@64")[2] == 64
+    a = shallow_config("itq", "cifar10-dshfmdf", 12, 0, features="lite0-fc1")
+    assert a.key() != shallow_config("itq", "cifar10-dshfmdf", 12, 0).key()
+
+
+def test_shallow_rows_say_which_features_they_used():
+    from hashlib_core.baselines.shallow import shallow_config
+    from hashlib_core.baselines.tables import inputs_of
+    from hashlib_core.runner import make_config
+
+    assert inputs_of(shallow_config("sh", "cifar10-dshfmdf", 12, 0)).startswith("hog-color")
+    note = inputs_of(shallow_config("sh", "cifar10-dshfmdf", 12, 0, features="lite0-fc1@32"))
+    assert note.startswith("lite0-fc1") and "32px" in note and "224px" not in note
+    deep = inputs_of(make_config("smoke", "dpsh", "cifar10-dshfmdf", 12, 0, recipe="lite0"))
+    assert "efficientnet_lite0" in deep and "frozen trunk" in deep

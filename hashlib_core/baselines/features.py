@@ -24,6 +24,13 @@ Features are computed at the native image size (no resizing), in batches, and ca
   indexed (every protocol and seed then reuses them);
 * otherwise (small subsets, mosaics, image files) the part's own items are cached under a key
   made of the item identities (base-array fingerprint + index table, or the file paths).
+
+Deep features (issue 6, "where the transfer issue has landed"): ``"lite0-fc1"`` is the 1280-d
+pooled feature (the ``fc1`` tap) of the ImageNet EfficientNet-Lite0 at 224 px, the same frozen
+trunk the ``lite0`` recipe's deep runs train on; ``"lite0-fc1@<px>"`` takes another input size
+(the smoke profile uses 32). They are read from the trunk cache of :mod:`hashlib_core.trunk`
+(float16 there, float32 here), so a shallow method on them sees exactly the features a deep
+baseline's hash layer sees, and no image is passed through the trunk twice.
 """
 from __future__ import annotations
 
@@ -35,7 +42,8 @@ import numpy as np
 
 from hashlib_core.paths import atomic_path, cache_root
 
-__all__ = ["FEATURES", "FEATURES_VERSION", "hog_color", "features_for", "feature_cache_dir", "source_identity"]
+__all__ = ["FEATURES", "FEATURES_VERSION", "TRUNK_FEATURES", "hog_color", "features_for", "feature_cache_dir",
+           "source_identity", "trunk_feature_spec", "known_features"]
 
 #: bump when a descriptor's definition changes (it is part of the cache folder and of run keys)
 FEATURES_VERSION = 1
@@ -74,6 +82,53 @@ def hog_color(images: np.ndarray) -> np.ndarray:
 
 #: descriptor name -> function(uint8 NHWC batch) -> float32 (N, D)
 FEATURES: Dict[str, Callable[[np.ndarray], np.ndarray]] = {"hog-color": hog_color}
+
+#: deep features from a frozen pretrained trunk: name -> (backbone model config, tap, default input size)
+TRUNK_FEATURES: Dict[str, tuple] = {
+    "lite0-fc1": ({"backbone": "efficientnet_lite0", "width": 1.0, "weights": "imagenet"}, "fc1", 224),
+}
+
+
+def trunk_feature_spec(name: str) -> Optional[tuple]:
+    """``(model config, tap, input size)`` of a deep feature name (``"lite0-fc1"``,
+    ``"lite0-fc1@32"``), None for a hand-crafted one; ValueError for a malformed size."""
+    base, _, px = str(name).partition("@")
+    if base not in TRUNK_FEATURES:
+        return None
+    model, tap, size = TRUNK_FEATURES[base]
+    if px:
+        if not px.isdigit() or int(px) < 32:
+            raise ValueError(f"features {name!r}: the size after '@' must be an integer >= 32 (pixels)")
+        size = int(px)
+    return dict(model), tap, int(size)
+
+
+def known_features() -> list:
+    return sorted(FEATURES) + sorted(TRUNK_FEATURES) + [f"{n}@<px>" for n in sorted(TRUNK_FEATURES)]
+
+
+def _trunk_features(source, name: str, progress: bool, num_threads: Optional[int] = None) -> np.ndarray:
+    """float32 rows of a frozen trunk's tap for every item of ``source`` (via the trunk cache).
+    ``num_threads``: torch threads of the pass, part of the trunk key (summation order), so pass
+    the profile's to share the deep runs' cache; default: this process's current setting."""
+    import torch
+
+    from hashlib_core.models.common import BACKBONES
+    from hashlib_core.trunk import trunk_key, trunk_taps
+
+    model, tap, size = trunk_feature_spec(name)
+    backbone = BACKBONES[model["backbone"]](width=model["width"], input_size=size, conv_taps=(), with_global=True,
+                                            weights=model["weights"], dropout=0.0, progress=False)
+    backbone.requires_grad_(False)
+    threads, before = int(num_threads or torch.get_num_threads()), torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        rows = trunk_taps(backbone, source, trunk_key(model, size, threads), size, progress=progress,
+                          desc=f"{name} features")[tap]
+        return np.asarray(rows[np.arange(len(rows))], dtype=np.float32)
+    finally:
+        torch.set_num_threads(before)
+
 
 _FINGERPRINTS: Dict[int, str] = {}
 
@@ -139,10 +194,13 @@ def source_identity(source, whole_base_fraction: float = 0.25):
 
 
 def features_for(source, name: str = "hog-color", batch: int = 2048, progress: bool = False,
-                 whole_base_fraction: float = 0.25) -> np.ndarray:
-    """float32 (len(source), D) descriptors of every item of an image source, cached on disk."""
+                 whole_base_fraction: float = 0.25, num_threads: Optional[int] = None) -> np.ndarray:
+    """float32 (len(source), D) descriptors of every item of an image source, cached on disk
+    (``num_threads``: deep features only, see :func:`_trunk_features`)."""
+    if trunk_feature_spec(name) is not None:
+        return _trunk_features(source, name, progress, num_threads)
     if name not in FEATURES:
-        raise ValueError(f"unknown features {name!r}; known: {sorted(FEATURES)}")
+        raise ValueError(f"unknown features {name!r}; known: {known_features()}")
     fn = FEATURES[name]
     stem, n, get_batch, take = source_identity(source, whole_base_fraction)
     path = feature_cache_dir(name) / f"{stem}.npy"

@@ -323,11 +323,13 @@ def _defaults(name: str) -> Dict[str, Any]:
 def shallow_config(name: str, protocol: str, bits: int, seed: int, features: str = "hog-color",
                    subset: Optional[Mapping[str, int]] = None, params: Optional[Mapping[str, Any]] = None):
     """The :class:`~hashlib_core.runner.RunConfig` (and so the cache key) of a shallow run."""
-    from hashlib_core.baselines.features import FEATURES_VERSION
+    from hashlib_core.baselines.features import FEATURES, FEATURES_VERSION, known_features, trunk_feature_spec
     from hashlib_core.runner import RunConfig
 
     if name not in SHALLOW:
         raise ValueError(f"unknown shallow method {name!r}; known: {sorted(SHALLOW)}")
+    if features not in FEATURES and trunk_feature_spec(features) is None:
+        raise ValueError(f"unknown features {features!r}; known: {known_features()}")
     return RunConfig(
         method=name, protocol=protocol, bits=int(bits), seed=int(seed), profile="shallow",
         model={"family": "shallow", "features": features, "features_version": FEATURES_VERSION},
@@ -338,11 +340,13 @@ def shallow_config(name: str, protocol: str, bits: int, seed: int, features: str
 
 def run_shallow(name: str, protocol: str, bits: int, seed: int, features: str = "hog-color",
                 subset: Optional[Mapping[str, int]] = None, *, params: Optional[Mapping[str, Any]] = None,
-                cache_dir=None, use_cache: bool = True, verbose: bool = True, progress: bool = False):
+                cache_dir=None, use_cache: bool = True, verbose: bool = True, progress: bool = False,
+                num_threads: Optional[int] = None):
     """Fit shallow method ``name`` on the protocol's training part (labels only for SDH / KSH),
     encode query and database, evaluate with :func:`hashlib_core.metrics.evaluate`; cached by
     config like :func:`hashlib_core.runner.run`. Returns a :class:`~hashlib_core.runner.RunResult`
-    (timings: ``features_s`` extraction or cache load, ``train_s`` fit, ``encode_s``, ``metrics_s``)."""
+    (timings: ``features_s`` extraction or cache load, ``train_s`` fit, ``encode_s``, ``metrics_s``).
+    ``num_threads``: torch threads of a deep-feature pass (the profile's, to share its trunk cache)."""
     from hashlib_core import metrics as metrics_mod
     from hashlib_core import runner
     from hashlib_core.baselines.features import features_for
@@ -353,9 +357,9 @@ def run_shallow(name: str, protocol: str, bits: int, seed: int, features: str = 
     def compute():
         split = get_protocol(protocol, seed=seed, subset=config.subset)
         t0 = time.perf_counter()
-        Xtr = features_for(split.train, features, progress=progress)
-        Xq = features_for(split.query, features, progress=progress)
-        Xd = features_for(split.database, features, progress=progress)
+        Xtr = features_for(split.train, features, progress=progress, num_threads=num_threads)
+        Xq = features_for(split.query, features, progress=progress, num_threads=num_threads)
+        Xd = features_for(split.database, features, progress=progress, num_threads=num_threads)
         t1 = time.perf_counter()
         model = make_shallow(name, **dict(config.loss))
         model.fit(Xtr, split.train.labels if model.supervised else None, bits=bits, seed=seed)

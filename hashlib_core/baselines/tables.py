@@ -25,14 +25,24 @@ PAPER_NAME = {
 
 FEATURE_NOTES = {
     "hog-color": "hog-color (388-d HOG 4x4 grid + RGB histogram; stand-in for the papers' 512-d GIST)",
+    "lite0-fc1": "lite0-fc1 (1280-d pooled feature of the frozen ImageNet EfficientNet-Lite0 at 224px)",
 }
 
 
+def feature_note(features: str) -> str:
+    """What a shallow row's descriptor is, for the ``inputs`` column."""
+    base, _, px = str(features).partition("@")
+    note = FEATURE_NOTES.get(base, str(features))
+    return note.replace("224px", f"{px}px") if px else note
+
+
 def run_methods(profile, methods: Sequence[str], protocol: str, bits: Iterable[int], seeds: Iterable[int],
-                features: str = "hog-color", progress: bool = False) -> list:
+                features: str = "hog-color", progress: bool = False, recipe: str | None = None) -> list:
     """Every (method, bits, seed) run on ``protocol``: shallow names through
-    :func:`~hashlib_core.baselines.shallow.run_shallow` (on the profile's subset), everything else
-    through :func:`hashlib_core.runner.sweep` with the profile's settings."""
+    :func:`~hashlib_core.baselines.shallow.run_shallow` (on the profile's subset, with the
+    descriptor ``features``), everything else through :func:`hashlib_core.runner.sweep` with the
+    profile's settings and its named ``recipe`` if given (e.g. ``"lite0"``: the frozen pretrained
+    Lite0 trunk)."""
     from hashlib_core.baselines.shallow import run_shallow
     from hashlib_core.profiles import Profile, load_profile
     from hashlib_core.runner import sweep
@@ -43,10 +53,11 @@ def run_methods(profile, methods: Sequence[str], protocol: str, bits: Iterable[i
     for m in methods:
         if m in SHALLOW_METHODS:
             subset = dict(prof.subset) if prof.subset else None
-            out += [run_shallow(m, protocol, b, s, features=features, subset=subset, progress=progress)
+            out += [run_shallow(m, protocol, b, s, features=features, subset=subset, progress=progress,
+                                num_threads=prof.num_threads)
                     for b in bits for s in seeds]
         else:
-            out += sweep(prof, m, protocol, bits, seeds, progress=progress)
+            out += sweep(prof, m, protocol, bits, seeds, progress=progress, recipe=recipe)
     return out
 
 
@@ -54,13 +65,15 @@ def inputs_of(config) -> str:
     """What a row's method was given: the descriptor (shallow) or the network (deep)."""
     m = dict(config.model)
     if m.get("family") == "shallow":
-        return FEATURE_NOTES.get(m.get("features"), str(m.get("features")))
+        return feature_note(m.get("features"))
     parts = [str(m.get("backbone", "?")), str(m.get("variant", "")).strip()]
     width = m.get("width")
     if width not in (None, 1, 1.0):
         parts.append(f"width {width:g}")
     parts.append(f"{config.input_size}px")
     parts.append(f"{m.get('weights')} weights" if m.get("weights") else "random init")
+    if dict(config.train or {}).get("freeze_backbone"):
+        parts.append("frozen trunk")
     return "deep: " + " ".join(p for p in parts if p)
 
 
