@@ -42,3 +42,23 @@ def test_main_fails_fast_with_exit_code_2(capsys):
     assert "unknown profile" in capsys.readouterr().err
     assert reproduce.main(["--profile", "smoke", "--only", "99_missing", "--check"]) == 2
     assert reproduce.main(["--profile", "smoke", "--check"]) == 0
+
+
+def test_papermill_sees_every_parameter_of_every_notebook(caplog):
+    """papermill's own inspection (``papermill --help-notebook``, JupyterLab's parameter tools)
+    skips a parameter line holding more than one '=' (e.g. in its comment); every parameter our
+    validation knows must be visible to it too."""
+    import logging
+
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    for entry in reproduce.registry():
+        path = reproduce.repo_root() / entry["notebook"]
+        nb = nbformat.read(path, as_version=4)
+        (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        with caplog.at_level(logging.WARNING, logger="papermill"):
+            caplog.clear()
+            seen = {p.name for p in PythonTranslator.inspect(cell)}
+        assert not [r.message for r in caplog.records if "Unable to parse" in r.message], path
+        assert seen == set(reproduce.notebook_defaults(path)), path
