@@ -319,3 +319,48 @@ def test_resnet50_imagenet_goes_through_torchvision_weights_api_and_a_saved_file
     torch.save(fake, path)
     from_file = dshc.dshc_model(30, 10, backbone="resnet50", width=1.0, input_size=64, weights=str(path))
     assert torch.equal(from_file.backbone.net.conv1.weight, fake["conv1.weight"])
+
+
+def _table_runs():
+    import pandas as pd
+
+    rows = []
+    for method, protocol, bits, maps in [("dshc", "cifar10-dshc", 30, [0.80, 0.82]),
+                                         ("dpsh", "cifar10-dshc", 30, [0.70]),
+                                         ("dshc-multilabel", "cifar10-mosaic", 10, [0.60]),
+                                         ("dpsh", "cifar10-mosaic", 24, [0.65])]:
+        for seed, m in enumerate(maps):
+            rows.append({"method": method, "protocol": protocol, "bits": bits, "seed": seed, "map": m,
+                         "map_tie_aware": m - 0.01, "runtime_last10_s": 10.0 if method == "dshc" else 30.0,
+                         "train_s": 40.0})
+    return pd.DataFrame(rows)
+
+
+def test_table1_puts_the_papers_rerun_value_beside_our_mean():
+    from hashlib_core.reported import reported
+
+    t = dshc.table1(_table_runs(), reported("004", "table1"), {"cifar10-dshc": "cifar10", "cifar10-mosaic": "nuswide21"})
+    row = t[(t.method == "dshc") & (t.protocol == "cifar10-dshc")].iloc[0]
+    assert row["map"] == pytest.approx(0.81) and row["n_seeds"] == 2 and row["paper"] == pytest.approx(0.9431)
+    assert row["diff"] == pytest.approx(0.81 - 0.9431)
+    dpsh = t[(t.method == "dpsh") & (t.protocol == "cifar10-dshc")].iloc[0]
+    assert dpsh["paper"] == pytest.approx(0.887) and dpsh["paper bits"] == 30  # the bracketed re-run, not 0.781 @32
+    ml = t[(t.method == "dpsh") & (t.protocol == "cifar10-mosaic")].iloc[0]
+    assert ml["paper"] == pytest.approx(0.722) and ml["paper bits"] == 24
+    assert dshc.table1_paper_value(reported("004", "table1"), "nosuch", "cifar10")[1] is None
+
+
+def test_table2_and_the_ordering_claims_follow_the_runs():
+    import pandas as pd
+
+    from hashlib_core.reported import reported
+
+    runs = _table_runs()
+    runs2 = runs[runs.protocol == "cifar10-dshc"].assign(bits=60)
+    t2 = dshc.table2(runs2, reported("004", "table2"))
+    assert set(t2.method) == {"dshc", "dpsh"} and t2["paper map"].notna().all()
+    claims = pd.DataFrame(dshc.comparison_claims(runs, runs2, ["dpsh"], "cifar10-mosaic", 30, 60))
+    assert list(claims.reproduced) == ["yes", "yes", "no", "yes"]  # the stand-in row: 0.60 < 0.65
+    slower = runs2.assign(runtime_last10_s=lambda d: d.runtime_last10_s.where(d.method != "dshc", 99.0))
+    last = dshc.comparison_claims(runs, slower, ["dpsh"], "cifar10-mosaic", 30, 60)[-1]
+    assert last["reproduced"] == "no"
