@@ -364,3 +364,5 @@ def test_table2_and_the_ordering_claims_follow_the_runs():
     slower = runs2.assign(runtime_last10_s=lambda d: d.runtime_last10_s.where(d.method != "dshc", 99.0))
     last = dshc.comparison_claims(runs, slower, ["dpsh"], "cifar10-mosaic", 30, 60)[-1]
     assert last["reproduced"] == "no"
+    no_table2 = dshc.comparison_claims(runs, runs2[runs2.method == "dshc"], ["dpsh"], "cifar10-mosaic", 30, 60)
+    assert [c["claim"][:7] for c in no_table2] == ["Table 1", "Table 1"]  # no Table 2 claims without its runs
