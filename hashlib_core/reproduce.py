@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -134,6 +135,10 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def _raise_system_exit(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "cpu"),
@@ -150,12 +155,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return 0
     timings = {}
-    for notebook, params in plan:
-        t0 = time.time()
-        print(f"--> {notebook.stem}", flush=True)
-        out = execute(notebook, params, args.profile)
-        timings[notebook.stem] = round(time.time() - t0, 1)
-        print(f"<-- {notebook.stem}: {timings[notebook.stem]} s -> {_shown(out)}", flush=True)
+    # a batch stopped with SIGTERM (kill, a CI timeout) unwinds like Ctrl-C, so execute()'s cleanup
+    # removes the half-written notebook instead of leaving it among the figures
+    previous_handler = signal.signal(signal.SIGTERM, _raise_system_exit)
+    try:
+        for notebook, params in plan:
+            t0 = time.time()
+            print(f"--> {notebook.stem}", flush=True)
+            out = execute(notebook, params, args.profile)
+            timings[notebook.stem] = round(time.time() - t0, 1)
+            print(f"<-- {notebook.stem}: {timings[notebook.stem]} s -> {_shown(out)}", flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
     summary = figures_dir("", args.profile) / f"reproduce-{args.profile}.json"
     previous = json.loads(summary.read_text()) if summary.is_file() else {}
     previous.update(timings)
