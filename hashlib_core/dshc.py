@@ -706,12 +706,13 @@ def table2(runs, paper):
     paper has no row)."""
     from hashlib_core.tables import summarise
 
+    def paper_value(method: str, metric: str) -> float:
+        rows = paper[(paper.method == _paper_name(method)) & (paper.metric == metric)]
+        return float(rows.value.iloc[0]) if len(rows) else float("nan")
+
     ours = summarise(runs, ["method", "bits"], metrics=["map", "runtime_last10_s", "train_s"])
     for metric in ("map", "runtime_last10_s"):
-        ours[f"paper {metric}"] = [
-            float(paper[(paper.method == _paper_name(m)) & (paper.metric == metric)].value.iloc[0])
-            if ((paper.method == _paper_name(m)) & (paper.metric == metric)).any() else float("nan")
-            for m in ours.method]
+        ours[f"paper {metric}"] = [paper_value(m, metric) for m in ours.method]
     return ours
 
 

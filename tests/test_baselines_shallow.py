@@ -199,3 +199,16 @@ def test_shallow_rows_say_which_features_they_used():
     assert note.startswith("lite0-fc1") and "32px" in note and "224px" not in note
     deep = inputs_of(make_config("smoke", "dpsh", "cifar10-dshfmdf", 12, 0, recipe="lite0"))
     assert "efficientnet_lite0" in deep and "frozen trunk" in deep
+
+
+def test_run_methods_runs_shallow_methods_once_per_descriptor_and_deep_ones_once(isolated_cache):
+    from hashlib_core.baselines.tables import run_methods
+
+    with pytest.raises(ValueError, match="unknown features 'gist'"):  # checked before any run
+        run_methods("smoke", ["lsh", "csq"], "cifar10-dshfmdf", [12], [0], features=["hog-color", "gist"])
+    assert not list(isolated_cache.glob("runs/*"))
+    res = run_methods("smoke", ["lsh", "csq"], "cifar10-dshfmdf", [12], [0], features=["hog-color", "lite0-fc1@32"])
+    assert [(r.config.method, r.config.model.get("features")) for r in res] == [
+        ("lsh", "hog-color"), ("csq", None), ("lsh", "lite0-fc1@32")]
+    one = run_methods("smoke", ["lsh"], "cifar10-dshfmdf", [12], [0], features="hog-color")
+    assert one[0].key == res[0].key

@@ -43,7 +43,7 @@ import numpy as np
 from hashlib_core.paths import atomic_path, cache_root
 
 __all__ = ["FEATURES", "FEATURES_VERSION", "TRUNK_FEATURES", "hog_color", "features_for", "feature_cache_dir",
-           "source_identity", "trunk_feature_spec", "known_features"]
+           "source_identity", "trunk_feature_spec", "known_features", "check_features"]
 
 #: bump when a descriptor's definition changes (it is part of the cache folder and of run keys)
 FEATURES_VERSION = 1
@@ -105,6 +105,12 @@ def trunk_feature_spec(name: str) -> Optional[tuple]:
 
 def known_features() -> list:
     return sorted(FEATURES) + sorted(TRUNK_FEATURES) + [f"{n}@<px>" for n in sorted(TRUNK_FEATURES)]
+
+
+def check_features(name: str) -> None:
+    """ValueError unless ``name`` is a hand-crafted descriptor or a (well-formed) trunk feature."""
+    if name not in FEATURES and trunk_feature_spec(name) is None:
+        raise ValueError(f"unknown features {name!r}; known: {known_features()}")
 
 
 def _trunk_features(source, name: str, progress: bool, num_threads: Optional[int] = None) -> np.ndarray:
@@ -197,10 +203,9 @@ def features_for(source, name: str = "hog-color", batch: int = 2048, progress: b
                  whole_base_fraction: float = 0.25, num_threads: Optional[int] = None) -> np.ndarray:
     """float32 (len(source), D) descriptors of every item of an image source, cached on disk
     (``num_threads``: deep features only, see :func:`_trunk_features`)."""
-    if trunk_feature_spec(name) is not None:
-        return _trunk_features(source, name, progress, num_threads)
+    check_features(name)
     if name not in FEATURES:
-        raise ValueError(f"unknown features {name!r}; known: {known_features()}")
+        return _trunk_features(source, name, progress, num_threads)
     fn = FEATURES[name]
     stem, n, get_batch, take = source_identity(source, whole_base_fraction)
     path = feature_cache_dir(name) / f"{stem}.npy"

@@ -323,13 +323,12 @@ def _defaults(name: str) -> Dict[str, Any]:
 def shallow_config(name: str, protocol: str, bits: int, seed: int, features: str = "hog-color",
                    subset: Optional[Mapping[str, int]] = None, params: Optional[Mapping[str, Any]] = None):
     """The :class:`~hashlib_core.runner.RunConfig` (and so the cache key) of a shallow run."""
-    from hashlib_core.baselines.features import FEATURES, FEATURES_VERSION, known_features, trunk_feature_spec
+    from hashlib_core.baselines.features import FEATURES_VERSION, check_features
     from hashlib_core.runner import RunConfig
 
     if name not in SHALLOW:
         raise ValueError(f"unknown shallow method {name!r}; known: {sorted(SHALLOW)}")
-    if features not in FEATURES and trunk_feature_spec(features) is None:
-        raise ValueError(f"unknown features {features!r}; known: {known_features()}")
+    check_features(features)
     return RunConfig(
         method=name, protocol=protocol, bits=int(bits), seed=int(seed), profile="shallow",
         model={"family": "shallow", "features": features, "features_version": FEATURES_VERSION},

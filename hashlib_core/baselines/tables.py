@@ -25,39 +25,49 @@ PAPER_NAME = {
 
 FEATURE_NOTES = {
     "hog-color": "hog-color (388-d HOG 4x4 grid + RGB histogram; stand-in for the papers' 512-d GIST)",
-    "lite0-fc1": "lite0-fc1 (1280-d pooled feature of the frozen ImageNet EfficientNet-Lite0 at 224px)",
+    "lite0-fc1": "lite0-fc1 (1280-d pooled feature of the frozen ImageNet EfficientNet-Lite0 at {px}px)",
 }
 
 
 def feature_note(features: str) -> str:
-    """What a shallow row's descriptor is, for the ``inputs`` column."""
-    base, _, px = str(features).partition("@")
-    note = FEATURE_NOTES.get(base, str(features))
-    return note.replace("224px", f"{px}px") if px else note
+    """What a shallow row's descriptor is, for the ``inputs`` column (a trunk feature's input size
+    from :func:`~hashlib_core.baselines.features.trunk_feature_spec`)."""
+    from hashlib_core.baselines.features import trunk_feature_spec
+
+    spec = trunk_feature_spec(features)
+    note = FEATURE_NOTES.get(str(features).partition("@")[0], str(features))
+    return note.format(px=spec[2]) if spec else note
 
 
 def run_methods(profile, methods: Sequence[str], protocol: str, bits: Iterable[int], seeds: Iterable[int],
-                features: str = "hog-color", progress: bool = False, recipe: str | None = None) -> list:
+                features: str | Sequence[str] = "hog-color", progress: bool = False,
+                recipe: str | None = None) -> list:
     """Every (method, bits, seed) run on ``protocol``: shallow names through
-    :func:`~hashlib_core.baselines.shallow.run_shallow` (on the profile's subset, with the
-    descriptor ``features``), everything else through :func:`hashlib_core.runner.sweep` with the
-    profile's settings and its named ``recipe`` if given (e.g. ``"lite0"``: the frozen pretrained
-    Lite0 trunk)."""
+    :func:`~hashlib_core.baselines.shallow.run_shallow` (on the profile's subset) once per
+    descriptor in ``features`` (one name or a list; runs in descriptor order), everything else
+    once through :func:`hashlib_core.runner.sweep` with the profile's settings and its named
+    ``recipe`` if given (e.g. ``"lite0"``: the frozen pretrained Lite0 trunk). Every descriptor
+    name is checked before any run."""
+    from hashlib_core.baselines.features import check_features
     from hashlib_core.baselines.shallow import run_shallow
     from hashlib_core.profiles import Profile, load_profile
     from hashlib_core.runner import sweep
 
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     bits, seeds = list(bits), list(seeds)
+    features = [features] if isinstance(features, str) else list(features)
+    for f in features:
+        check_features(f)
+    subset = dict(prof.subset) if prof.subset else None
     out = []
-    for m in methods:
-        if m in SHALLOW_METHODS:
-            subset = dict(prof.subset) if prof.subset else None
-            out += [run_shallow(m, protocol, b, s, features=features, subset=subset, progress=progress,
-                                num_threads=prof.num_threads)
-                    for b in bits for s in seeds]
-        else:
-            out += sweep(prof, m, protocol, bits, seeds, progress=progress, recipe=recipe)
+    for i, f in enumerate(features):
+        for m in methods:
+            if m in SHALLOW_METHODS:
+                out += [run_shallow(m, protocol, b, s, features=f, subset=subset, progress=progress,
+                                    num_threads=prof.num_threads)
+                        for b in bits for s in seeds]
+            elif i == 0:  # deep methods take no descriptor: run once
+                out += sweep(prof, m, protocol, bits, seeds, progress=progress, recipe=recipe)
     return out
 
 
