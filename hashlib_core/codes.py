@@ -139,6 +139,18 @@ def _auto_batch(batch_size: Optional[int], n_db: int, per_pair: int = 1) -> int:
 # --------------------------------------------------------------------------- #
 # binarisation and conversions
 # --------------------------------------------------------------------------- #
+def sign_like(x):
+    """``+1`` where ``x >= 0``, ``-1`` elsewhere, of the same kind as ``x``: a float numpy array
+    (float64 for non-float input) or a torch tensor of ``x``'s dtype and device. For computations
+    that keep codes real-valued (quantization losses, discrete coordinate descent); :func:`sign`
+    is the one that makes stored int8 codes. Both map 0 to +1."""
+    if isinstance(x, np.ndarray) or np.isscalar(x):
+        arr = np.asarray(x)
+        dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float64
+        return np.where(arr >= 0, 1.0, -1.0).astype(dtype, copy=False)
+    return (x >= 0).to(x.dtype) * 2 - 1  # a torch tensor (torch is never imported here)
+
+
 def sign(u, zero: int = 1) -> np.ndarray:
     """Binarise real-valued outputs into {-1,+1} codes.
 

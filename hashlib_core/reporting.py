@@ -56,9 +56,12 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
 
 
-def fmt_mean_sd(values: Sequence[float], digits: int = 3) -> str:
-    m, s = mean_sd(values)
-    return f"{m:.{digits}f} ± {s:.{digits}f}" if len(values) > 1 else f"{m:.{digits}f}"
+def format_mean_sd(mean: float, sd: float, n: int, digits: int = 3) -> str:
+    """The one table cell for a mean over seeds: ``"0.812 ± 0.004"``, just ``"0.812"`` for one seed,
+    ``""`` for a missing value."""
+    if mean is None or (isinstance(mean, float) and np.isnan(mean)):
+        return ""
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
 
 
 class Report:

@@ -1,6 +1,9 @@
 """The one experiment runner: a fully resolved :class:`RunConfig` in, codes and metrics out.
 
-Every table and figure is a set of runs. A run's key is the SHA-256 of its canonical JSON
+Every method of :data:`hashlib_core.methods.METHODS` runs here, deep and shallow alike
+(``run(make_config("cpu", "itq", "cifar10-dshfmdf", 48, 0))`` works like ``"dshfmdf"``): the method's
+declared parts say what is built, trained, encoded and measured. Every table and figure is a set
+of runs. A run's key is the SHA-256 of its canonical JSON
 config (plus :data:`CACHE_VERSION`), so notebooks that share a run (paper 000's VGG-19 48-bit
 run is a row of Tables 2, 3, 4 and 5 and a point of Fig. 6) compute it once. Cache entries
 are written atomically (a temporary folder renamed into place) and verified on read against
@@ -21,7 +24,13 @@ import numpy as np
 
 from hashlib_core import codes as codes_mod
 from hashlib_core import metrics as metrics_mod
+from hashlib_core.baselines.features import check_features, features_for
+from hashlib_core.data import get_protocol
+from hashlib_core.methods import Method, get_method
 from hashlib_core.paths import atomic_dir, cache_root
+from hashlib_core.profiles import Profile, load_profile
+from hashlib_core.train import TrainSettings, encode, fit, set_determinism
+from hashlib_core.trunk import frozen_trunk_parts
 
 # Bump when a change to training or encoding makes earlier cached results stale.
 CACHE_VERSION = 1
@@ -43,6 +52,7 @@ class RunConfig:
     subset: Mapping[str, int] | None = None
     device: str = "cpu"
     num_threads: int | None = None
+    version: int = 1  # the method's code version (Method.version): a code change that alters results is a miss
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -78,8 +88,6 @@ class RunResult:
 
     def split(self):
         """The protocol split this run used (loaded from the seeded split cache)."""
-        from hashlib_core.data import get_protocol
-
         return get_protocol(self.config.protocol, seed=self.config.seed, subset=self.config.subset)
 
     def summary(self) -> str:
@@ -181,47 +189,84 @@ def cached_run(config: RunConfig, compute: Callable[[], "RunResult"], cache_dir:
 
 def run(config: RunConfig, progress: bool = True, cache_dir: Path | None = None,
         use_cache: bool = True, verbose: bool = True) -> RunResult:
-    """Return the codes and metrics of ``config``, training only when the cache lacks them."""
-    from hashlib_core.methods import get_method
-
+    """Return the codes and metrics of ``config``, computing them only when the cache lacks them."""
     method = get_method(config.method)  # fails fast on an unknown method
-    return cached_run(config, lambda: _train_and_evaluate(config, method, progress),
+    compute = _train_and_evaluate if method.family == "deep" else _fit_and_evaluate
+    return cached_run(config, lambda: compute(config, method, progress),
                       cache_dir=cache_dir, use_cache=use_cache, verbose=verbose)
 
 
-def _train_and_evaluate(config: RunConfig, method, progress: bool) -> RunResult:
-    from hashlib_core.data import get_protocol
-    from hashlib_core.train import TrainSettings, encode, fit, set_determinism
+def _evaluate(config: RunConfig, method: Method, split, q: np.ndarray, d: np.ndarray) -> dict[str, Any]:
+    """The standard metrics of every run, then the method's own extra metrics (cached with the run)."""
+    metrics = dict(metrics_mod.evaluate(q, d, split.query.labels, split.database.labels, topk=split.map_topk))
+    for extra in method.extra_metrics:
+        metrics.update(extra(q, d, split))
+    return jsonable_metrics(metrics)
 
+
+def _train_and_evaluate(config: RunConfig, method: Method, progress: bool) -> RunResult:
     split = get_protocol(config.protocol, seed=config.seed, subset=config.subset)
     set_determinism(config.seed, config.num_threads)
     model = method.build_model(config, split)
     criterion = method.build_criterion(config, split)
+    quantizer = method.build_quantizer(config, split)
+    spec = method.input_spec
     settings = TrainSettings(input_size=config.input_size, device=config.device,
                              num_threads=config.num_threads, **dict(config.train))
     t_trunk = time.perf_counter()
     train, query, database = split.train, split.query, split.database
     if settings.freeze_backbone:
-        from hashlib_core.trunk import frozen_trunk_parts
-
-        model, train, query, database = frozen_trunk_parts(model, split, config, settings.augment, progress)
+        model, train, query, database = frozen_trunk_parts(model, split, config, settings.augment, progress,
+                                                           input_spec=spec)
     t0 = time.perf_counter()
     history = fit(model, criterion, train, settings, seed=config.seed, progress=progress,
-                  desc=f"train {config.label()}")
+                  desc=f"train {config.label()}", input_spec=spec)
     t1 = time.perf_counter()
     enc_bs = int(dict(config.train).get("batch_size", 64)) * 8
-    q = method.binarize(encode(model, query, config.input_size, method.encode_output,
-                               batch_size=enc_bs, device=config.device, progress=progress, desc="encode query"))
-    d = method.binarize(encode(model, database, config.input_size, method.encode_output,
-                               batch_size=enc_bs, device=config.device, progress=progress, desc="encode database"))
+
+    def outputs(part, what):
+        return encode(model, part, config.input_size, method.encode_output, batch_size=enc_bs, device=config.device,
+                      progress=progress, desc=f"encode {what}", input_spec=spec)
+
+    if quantizer.needs_fit:  # e.g. a threshold per bit learned on the training images' outputs
+        quantizer.fit(outputs(train, "train"))
+    q = quantizer.encode(outputs(query, "query"))
+    d = quantizer.encode(outputs(database, "database"))
     t2 = time.perf_counter()
-    metrics = metrics_mod.evaluate(q, d, split.query.labels, split.database.labels, topk=split.map_topk)
+    metrics = _evaluate(config, method, split, q, d)
     t3 = time.perf_counter()
     return RunResult(
-        config=config, key=config.key(), query_codes=q, db_codes=d,
-        metrics=jsonable_metrics(metrics), history=history,
+        config=config, key=config.key(), query_codes=q, db_codes=d, metrics=metrics, history=history,
         timings={"trunk_s": t0 - t_trunk, "train_s": t1 - t0, "encode_s": t2 - t1, "metrics_s": t3 - t2,
                  "train_images_per_s": len(split.train) * settings.epochs / max(t1 - t0, 1e-9)},
+        split_checksum=split.checksum,
+    )
+
+
+def _fit_and_evaluate(config: RunConfig, method: Method, progress: bool) -> RunResult:
+    """A shallow method: descriptors of every part, ``fit`` on the training part (labels only for
+    supervised methods), continuous ``project`` outputs, the method's quantizer."""
+    split = get_protocol(config.protocol, seed=config.seed, subset=config.subset)
+    features = dict(config.model)["features"]
+    t0 = time.perf_counter()
+    Xtr, Xq, Xd = (features_for(part, features, progress=progress, num_threads=config.num_threads)
+                   for part in (split.train, split.query, split.database))
+    t1 = time.perf_counter()
+    model = method.build_model(config, split)
+    model.fit(Xtr, split.train.labels if model.supervised else None, bits=config.bits, seed=config.seed)
+    quantizer = method.build_quantizer(config, split)
+    if quantizer.needs_fit:
+        quantizer.fit(model.outputs(Xtr))
+    t2 = time.perf_counter()
+    q, d = quantizer.encode(model.outputs(Xq)), quantizer.encode(model.outputs(Xd))
+    t3 = time.perf_counter()
+    metrics = _evaluate(config, method, split, q, d)
+    t4 = time.perf_counter()
+    history = ([{"epoch": i + 1, "loss": v} for i, v in enumerate(model.loss_history_)]
+               if hasattr(model, "loss_history_") else [])
+    return RunResult(
+        config=config, key=config.key(), query_codes=q, db_codes=d, metrics=metrics, history=history,
+        timings={"features_s": t1 - t0, "train_s": t2 - t1, "encode_s": t3 - t2, "metrics_s": t4 - t3},
         split_checksum=split.checksum,
     )
 
@@ -241,27 +286,44 @@ def make_config(profile, method: str, protocol: str, bits: int, seed: int,
                 model: Mapping[str, Any] | None = None, loss: Mapping[str, Any] | None = None,
                 train: Mapping[str, Any] | None = None, recipe: str | None = None) -> RunConfig:
     """Resolve a run from a profile (name or :class:`~hashlib_core.profiles.Profile`): the
-    method's defaults, then the profile's ``method_overrides`` for it, then the profile's named
-    ``recipe`` (if any), then explicit overrides (which win)."""
-    from hashlib_core.methods import get_method
-    from hashlib_core.profiles import Profile, load_profile
-
+    method's defaults, then the profile settings the method declares (``Method.profile_keys``),
+    then the profile's ``method_overrides`` for it, then the profile's named ``recipe`` (if any),
+    then explicit overrides (which win). Settings a method does not take are refused here, before
+    any work."""
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     spec = get_method(method)
+    keys = spec.profile_keys
     prof_over = dict((prof.method_overrides or {}).get(method) or {})
+    if recipe is not None and not keys.train:
+        raise ValueError(f"recipe {recipe!r} does not apply to the {spec.family} method {method!r} "
+                         f"(it takes no network or training settings)")
     rec = prof.recipe(recipe)
-    model_cfg = {**spec.defaults.get("model", {}), "width": prof.width, "weights": prof.weights,
+    model_cfg = {**spec.defaults.get("model", {}), **{k: getattr(prof, k) for k in keys.model},
                  **dict(prof_over.get("model") or {}), **dict(rec.get("model") or {}), **dict(model or {})}
     loss_cfg = {**spec.defaults.get("loss", {}), **dict(prof_over.get("loss") or {}),
                 **dict(rec.get("loss") or {}), **dict(loss or {})}
     train_over = {**dict(prof_over.get("train") or {}), **dict(rec.get("train") or {}), **dict(train or {})}
+    if spec.family == "shallow":
+        _check_shallow(spec, model_cfg, loss_cfg, train_over)
     return RunConfig(
         method=method, protocol=protocol, bits=int(bits), seed=int(seed), profile=prof.name,
-        model=model_cfg, loss=loss_cfg, train={**prof.training(), **train_over},
-        input_size=int(rec.get("input_size", prof.input_size)),
+        model=model_cfg, loss=loss_cfg, train={**prof.training(), **train_over} if keys.train else train_over,
+        input_size=int(rec.get("input_size", prof.input_size)) if keys.input_size else 0,
         subset=dict(prof.subset) if prof.subset else None,
-        device=prof.device, num_threads=prof.num_threads,
+        device=prof.device, num_threads=prof.num_threads, version=spec.version,
     )
+
+
+def _check_shallow(spec: Method, model_cfg: Mapping[str, Any], loss_cfg: Mapping[str, Any],
+                   train_cfg: Mapping[str, Any]) -> None:
+    if loss_cfg or train_cfg:
+        raise ValueError(f"shallow method {spec.name!r} takes its hyper-parameters as model settings; "
+                         f"got loss {dict(loss_cfg)} / train {dict(train_cfg)}")
+    unknown = sorted(set(model_cfg) - set(spec.defaults.get("model", {})))
+    if unknown:
+        raise ValueError(f"shallow method {spec.name!r} has no model setting(s) {unknown}; "
+                         f"it takes {sorted(spec.defaults.get('model', {}))}")
+    check_features(model_cfg["features"])
 
 
 def sweep(profile, method: str, protocol: str, bits: Iterable[int], seeds: Iterable[int],

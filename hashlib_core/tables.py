@@ -10,18 +10,17 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from hashlib_core.reporting import mean_sd
-
-
-BACKBONE_NAMES = {"vgg13_bn": "VGG-13-BN", "vgg16_bn": "VGG-16-BN", "vgg19_bn": "VGG-19-BN",
-                  "efficientnet_lite0": "EfficientNet-Lite0", "resnet50": "ResNet-50"}
+from hashlib_core.names import PAPER_DATASET, backbone_name
+from hashlib_core.reporting import format_mean_sd, mean_sd
 
 
 def setting_label(config) -> str:
     """How a run's network was obtained, for a table row: e.g. ``"VGG-19-BN ×0.125, from scratch,
     32 px"`` or ``"EfficientNet-Lite0, ImageNet-pretrained, frozen trunk, 224 px"``."""
     m = dict(config.model)
-    name = BACKBONE_NAMES.get(str(m.get("backbone")), str(m.get("backbone")))
+    if "features" in m:  # a shallow method: no network, a descriptor
+        return f"descriptor {m['features']}"
+    name = backbone_name(m.get("backbone"))
     width = float(m.get("width", 1.0))
     parts = [name + (f" ×{width:g}" if width != 1.0 else ""),
              "ImageNet-pretrained" if m.get("weights") else "from scratch"]
@@ -89,24 +88,12 @@ def format_cells(df: pd.DataFrame, metric: str = "map", digits: int = 3) -> pd.D
     pairs = [c[:-3] for c in out.columns if c.endswith("_sd") and c[:-3] in out.columns]
     for col in sorted(pairs, key=lambda c: c != metric):
         sd = out.pop(f"{col}_sd")
-        out[col] = ["" if pd.isna(m) else f"{m:.{digits}f} ± {s:.{digits}f}" if k > 1 else f"{m:.{digits}f}"
-                    for m, s, k in zip(out[col], sd, n)]
+        out[col] = ["" if pd.isna(m) else format_mean_sd(m, s, k, digits) for m, s, k in zip(out[col], sd, n)]
     if "paper" in out:
         out["paper"] = out["paper"].map(lambda v: "" if pd.isna(v) else f"{v:.{digits}f}")
     if "diff" in out:
         out["diff"] = out["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.{digits}f}")
     return out
-
-
-# Which paper dataset a protocol of ours stands for. The mosaic stand-in is compared with the
-# paper's NUS-WIDE column, and every table that does so says it is a stand-in.
-PAPER_DATASET = {
-    "cifar10-dshfmdf": "cifar10",
-    "cifar10-dshc": "cifar10",
-    "cifar10-mosaic": "nuswide21",
-    "nuswide21": "nuswide21",
-    "mscoco": "mscoco",
-}
 
 
 def ordering_claim(runs: pd.DataFrame, column: str, order: Sequence[str], claim: str,

@@ -1,8 +1,10 @@
 """The one trainer and the one encoder every method goes through.
 
 A method brings a model (``forward(x) -> HashOutput``), a criterion
-(``criterion(output, labels, index) -> (loss, {term: float})``) and an encoding rule
-(``output -> continuous code``); :func:`fit` and :func:`encode` do the rest.
+(``criterion(output, batch) -> (loss, {term: float})`` with ``batch`` a
+:class:`Batch` of inputs, labels and training-set indices), an encoding
+rule (``output -> continuous code``) and an input spec
+(:class:`~hashlib_core.data.transforms.InputSpec`); :func:`fit` and :func:`encode` do the rest.
 
 Determinism: the shuffling order and the augmentation draw from generators seeded from the
 run's seed, the model is initialised under ``torch.manual_seed(seed)``, and CPU kernels are
@@ -13,14 +15,22 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from hashlib_core.data.transforms import to_tensor_batch
+from hashlib_core.data.transforms import RGB_IMAGENET, InputSpec
+
+class Batch(NamedTuple):
+    """One training step's data as a criterion sees it."""
+
+    inputs: Any      # the model input (an image tensor, or a dict of cached trunk taps)
+    labels: Any      # (n,) class ids or (n, C) multi-hot
+    index: Any       # (n,) positions in the training part (for memories of training codes)
+
 
 class ImagePart(Protocol):
     """What the trainer needs of a split part (query / database / train)."""
@@ -34,26 +44,28 @@ class ImagePart(Protocol):
 
 
 class ImageInputs:
-    """Model inputs read from an image part: resize + normalise, plus the CIFAR augmentation
-    (:func:`augment_batch`) when a generator is passed (training with ``augment``)."""
+    """Model inputs read from an image part as the method's :class:`InputSpec` says (resize,
+    channels, normalisation), plus the CIFAR augmentation (:func:`augment_batch`) when a generator
+    is passed (training with ``augment``)."""
 
-    def __init__(self, part: ImagePart, input_size: int, device: str = "cpu"):
+    def __init__(self, part: ImagePart, input_size: int, device: str = "cpu", input_spec: InputSpec = RGB_IMAGENET):
         self.part = part
         self.labels = part.labels
         self.input_size = input_size
         self.device = device
+        self.input_spec = input_spec
 
     def __len__(self) -> int:
         return len(self.part)
 
     def inputs(self, idx: np.ndarray, generator: torch.Generator | None = None) -> torch.Tensor:
-        x = to_tensor_batch(self.part.get_batch(idx), self.input_size, device=self.device)
+        x = self.input_spec.prepare(self.part.get_batch(idx), self.input_size, device=self.device)
         return augment_batch(x, generator) if generator is not None else x
 
 
-def as_inputs(part, input_size: int, device: str = "cpu"):
+def as_inputs(part, input_size: int, device: str = "cpu", input_spec: InputSpec = RGB_IMAGENET):
     """``part`` itself when it already yields model inputs (e.g. cached trunk taps), else images."""
-    return part if hasattr(part, "inputs") else ImageInputs(part, input_size, device)
+    return part if hasattr(part, "inputs") else ImageInputs(part, input_size, device, input_spec)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +136,7 @@ def fit(
     seed: int,
     progress: bool = True,
     desc: str = "train",
+    input_spec: InputSpec = RGB_IMAGENET,
 ) -> list[dict[str, float]]:
     """Train ``model`` for ``settings.epochs`` epochs; returns the per-epoch mean loss terms.
 
@@ -132,7 +145,7 @@ def fit(
     The number of epochs is fixed by the config: nothing here looks at the query set.
     """
     device = settings.device
-    train = as_inputs(train, settings.input_size, device)
+    train = as_inputs(train, settings.input_size, device, input_spec)
     model.to(device).train()
     optimizer = make_optimizer(model, settings)
     order_gen = torch.Generator().manual_seed(seed)
@@ -153,7 +166,7 @@ def fit(
             x = train.inputs(idx, aug_gen if settings.augment else None)
             y = labels_all[idx].to(device)
             output = model(x)
-            loss, terms = criterion(output, y, torch.as_tensor(idx))
+            loss, terms = criterion(output, Batch(inputs=x, labels=y, index=torch.as_tensor(idx)))
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite loss at epoch {epoch}, step {step}: {terms}")
             optimizer.zero_grad(set_to_none=True)
@@ -180,10 +193,11 @@ def encode(
     device: str = "cpu",
     progress: bool = True,
     desc: str = "encode",
+    input_spec: InputSpec = RGB_IMAGENET,
 ) -> np.ndarray:
     """Continuous codes (float32, (n, bits)) for every image of ``part``, in order."""
     model.to(device).eval()
-    part = as_inputs(part, input_size, device)
+    part = as_inputs(part, input_size, device, input_spec)
     n = len(part)
     outs = []
     for start in tqdm(range(0, n, batch_size), desc=desc, disable=not progress, leave=False):

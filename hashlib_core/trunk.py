@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from hashlib_core.baselines.features import source_identity
-from hashlib_core.data.transforms import to_tensor_batch
+from hashlib_core.data.identity import source_identity
+from hashlib_core.data.transforms import RGB_IMAGENET, InputSpec
 from hashlib_core.paths import atomic_dir, cache_root
 
 __all__ = ["TRUNK_VERSION", "trunk_key", "trunk_taps", "TapInputs", "IndexedRows", "HeadOnly", "frozen_trunk_parts"]
@@ -38,24 +38,28 @@ __all__ = ["TRUNK_VERSION", "trunk_key", "trunk_taps", "TapInputs", "IndexedRows
 TRUNK_VERSION = 1
 
 
-def trunk_key(model_config: Mapping[str, Any], input_size: int, num_threads: int | None) -> str:
-    """What determines a trunk's taps: backbone, width, weights, input size (and thread count,
-    which changes float summation order)."""
+def trunk_key(model_config: Mapping[str, Any], input_size: int, num_threads: int | None,
+              input_spec: InputSpec = RGB_IMAGENET) -> str:
+    """What determines a trunk's taps: backbone, width, weights, input size, the method's input
+    spec (only when it is not the default RGB / ImageNet input, so existing keys stay) and the
+    thread count (it changes float summation order)."""
     keep = {k: model_config.get(k) for k in ("backbone", "width", "weights", "tap_blocks", "input_norm")}
+    if input_spec != RGB_IMAGENET:
+        keep["input_spec"] = input_spec.key()
     payload = json.dumps({"v": TRUNK_VERSION, "input_size": int(input_size), "threads": num_threads, **keep},
                          sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
 def _pass(backbone: torch.nn.Module, get_batch, n: int, input_size: int, flip: bool, batch_size: int,
-          folder: Path, progress: bool, desc: str) -> None:
+          folder: Path, progress: bool, desc: str, input_spec: InputSpec = RGB_IMAGENET) -> None:
     """Run the trunk over items 0..n-1 and write one float16 .npy per tap into ``folder``."""
     outs: dict[str, np.ndarray] = {}
     device = next(backbone.parameters()).device
     with torch.inference_mode():
         for start in tqdm(range(0, n, batch_size), desc=desc, disable=not progress, leave=False):
             idx = np.arange(start, min(n, start + batch_size))
-            x = to_tensor_batch(get_batch(idx), input_size, device=device)
+            x = input_spec.prepare(get_batch(idx), input_size, device=device)
             if flip:
                 x = x.flip(3)
             taps = backbone(x.contiguous(memory_format=torch.channels_last))
@@ -97,7 +101,8 @@ def _required_taps(backbone) -> set[str]:
 
 
 def trunk_taps(backbone: torch.nn.Module, source, key: str, input_size: int, flip: bool = False,
-               batch_size: int = 64, progress: bool = True, desc: str = "trunk") -> dict[str, np.ndarray]:
+               batch_size: int = 64, progress: bool = True, desc: str = "trunk",
+               input_spec: InputSpec = RGB_IMAGENET) -> dict[str, np.ndarray]:
     """Float16 taps ``{name: (len(source), ...)}`` of a frozen ``backbone`` for every item of ``source``.
 
     ``key`` is :func:`trunk_key` of the backbone's config. For a CIFAR-10 part that covers much of
@@ -117,7 +122,7 @@ def trunk_taps(backbone: torch.nn.Module, source, key: str, input_size: int, fli
         backbone.eval().to(memory_format=torch.channels_last)
         with atomic_dir(folder) as tmp:
             _pass(backbone, get_batch, n, input_size, flip, batch_size, tmp, progress,
-                  f"{desc}{' (flipped)' if flip else ''}: {n} images at {input_size} px")
+                  f"{desc}{' (flipped)' if flip else ''}: {n} images at {input_size} px", input_spec)
         taps = _load(folder, n, required)
         if taps is None:  # pragma: no cover - the folder was just written
             raise RuntimeError(f"trunk taps at {folder} failed to load right after writing")
@@ -192,7 +197,8 @@ class HeadOnly(torch.nn.Module):
         return self.model.forward_taps(taps)
 
 
-def frozen_trunk_parts(model: torch.nn.Module, split, config, augment: bool, progress: bool = True):
+def frozen_trunk_parts(model: torch.nn.Module, split, config, augment: bool, progress: bool = True,
+                       input_spec: InputSpec = RGB_IMAGENET):
     """Freeze ``model.backbone`` and return ``(head, train, query, database)``: ``head`` =
     :class:`HeadOnly` of ``model``, the parts :class:`TapInputs` over the cached taps (the training
     part with its flipped view when ``augment``). ``config`` is the run's
@@ -203,14 +209,14 @@ def frozen_trunk_parts(model: torch.nn.Module, split, config, augment: bool, pro
         raise ValueError(f"freeze_backbone needs a model with .backbone and .forward_taps, got {type(model).__name__}")
     backbone.requires_grad_(False)
     backbone.to(config.device)
-    key = trunk_key(dict(config.model), config.input_size, config.num_threads)
+    key = trunk_key(dict(config.model), config.input_size, config.num_threads, input_spec)
     batch = 64  # channels-last depthwise convs run fastest in small batches on this CPU (benches/)
 
     needed = _required_taps(backbone)
 
     def taps(part, name, flip=False):
         got = trunk_taps(backbone, part, key, config.input_size, flip=flip, batch_size=batch,
-                         progress=progress, desc=f"trunk {name}")
+                         progress=progress, desc=f"trunk {name}", input_spec=input_spec)
         return {t: a for t, a in got.items() if t in needed}  # read only what the head uses
 
     # the database first: a large part is passed as the whole base array, which the others then reuse

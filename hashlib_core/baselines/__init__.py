@@ -1,16 +1,11 @@
-"""Baselines run by us at equal settings (issue 6).
+"""Baselines run by us at equal settings.
 
-* :mod:`hashlib_core.baselines.deep` -- DPSH, HashNet, DHN, DCH, CSQ, DSDH as losses (+ encoding
-  rules) on the shared model family, registered in :data:`hashlib_core.methods.METHODS` and run
-  by the one trainer / runner.
-* :mod:`hashlib_core.baselines.shallow` -- LSH, PCAH, ITQ, SH, SDH, KSH (numpy / scikit-learn)
-  on hand-crafted features (:mod:`hashlib_core.baselines.features`), run and cached by
-  :func:`hashlib_core.baselines.shallow.run_shallow`.
+* :mod:`hashlib_core.baselines.deep` -- the objectives of DPSH, HashNet, DHN, DCH, CSQ, DSDH
+  (registered as methods in :mod:`hashlib_core.methods.deep_baselines`);
+* :mod:`hashlib_core.baselines.shallow` -- LSH, PCAH, ITQ, SH, SDH, KSH (numpy / scikit-learn;
+  registered in :mod:`hashlib_core.methods.shallow`);
+* :mod:`hashlib_core.baselines.features` -- the image descriptors the shallow ones are fitted on;
+* :mod:`hashlib_core.baselines.tables` -- running them for a table and laying the rows out.
 
 Nothing heavy is imported here; import the submodules.
 """
-
-SHALLOW_METHODS = ("lsh", "pcah", "itq", "sh", "sdh", "ksh")
-DEEP_METHODS = ("dpsh", "hashnet", "dhn", "dch", "csq", "dsdh")
-
-__all__ = ["SHALLOW_METHODS", "DEEP_METHODS"]

@@ -1,8 +1,8 @@
 """Deep hashing baselines at equal settings: DPSH, HashNet, DHN, DCH, CSQ, DSDH (issue 6).
 
-Every baseline is *only* a loss (+ the encoding rule ``sign(u)``) on one shared model: the
-``fc1`` variant of :func:`hashlib_core.models.dshfmdf` (the VGG trunk of the profile, its fc1
-layer, one linear hash layer; ``hash_activation="identity"``), trained by the one trainer
+Every baseline is *only* a loss (+ the encoding rule ``sign(u)``) on one shared model,
+:func:`hashlib_core.models.fc1_hashnet` (the profile's trunk, its fc1 feature, one linear hash
+layer), registered in :mod:`hashlib_core.methods.deep_baselines` and trained by the one trainer
 :func:`hashlib_core.train.fit` with the profile's optimiser settings. The methods' own squashing
 functions (tanh, HashNet's tanh(βz)) are applied inside the losses, so the network is the same
 module for every method and the codes are ``sign(u)`` of the same output; only the objective
@@ -12,7 +12,7 @@ Each loss is a pure function of small tensors (``*_loss``), tested against its p
 in ``tests/test_baselines_deep.py``; a criterion class wraps it with the state the method needs
 (a memory of training codes, HashNet's continuation step counter, DSDH's discrete codes B and
 regression matrix W, CSQ's hash centres) and has the trainer's signature
-``criterion(output, labels, index) -> (loss, {term: float})``.
+``criterion(output, batch) -> (loss, {term: float})`` (``output.u``; ``batch.labels``, ``batch.index``).
 
 Scaling conventions (hyper-parameters are the papers'; how each term is normalised decides what
 a weight means -- docs/decisions.md "Baselines"):
@@ -36,7 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hashlib_core.losses import CodeMemory, pairwise_likelihood_loss, similarity_matrix
+from hashlib_core.codes import sign_like as _sgn
+from hashlib_core.losses import CodeMemory, MemoryPairs, pairwise_likelihood_loss, similarity_matrix
 
 __all__ = [
     "MODEL_DEFAULTS",
@@ -57,18 +58,13 @@ __all__ = [
     "DCHCriterion",
     "CSQCriterion",
     "DSDHCriterion",
-    "baseline_methods",
 ]
 
-#: the one model every deep baseline uses (profile width / weights are added by make_config)
-MODEL_DEFAULTS: Dict[str, Any] = {"backbone": "vgg19_bn", "variant": "fc1", "hash_activation": "identity"}
+#: the one model every deep baseline uses (:func:`hashlib_core.models.fc1_hashnet`; profile width /
+#: weights are added by make_config)
+MODEL_DEFAULTS: Dict[str, Any] = {"backbone": "vgg19_bn"}
 
 Terms = Dict[str, float]
-
-
-def _sgn(x: torch.Tensor) -> torch.Tensor:
-    """sign with sgn(0) = +1 (the project's convention, as hashlib_core.codes.sign)."""
-    return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
 
 
 def _pair_values(mat: torch.Tensor, batch_mode: bool) -> torch.Tensor:
@@ -122,34 +118,15 @@ def dpsh_loss(u: torch.Tensor, labels: torch.Tensor, u_other: Optional[torch.Ten
     return j1 + w * j2, {"likelihood": float(j1.detach()), "quant": float(j2.detach()), "quant_weight": w}
 
 
-class _MemoryMixin:
-    """Optional memory of the latest (activated) code and label of every training image."""
-
-    def _init_memory(self, pairs: str, n_train: int, bits: int) -> None:
-        if pairs not in ("memory", "batch"):
-            raise ValueError(f"loss.pairs must be 'memory' or 'batch', got {pairs!r}")
-        self.memory = CodeMemory(n_train, bits) if pairs == "memory" else None
-        self._moved = False
-
-    def _other(self, h: torch.Tensor, labels: torch.Tensor, index) -> tuple:
-        if self.memory is None:
-            return None, None
-        if not self._moved:
-            self.memory.to(h.device)
-            self._moved = True
-        self.memory.update(index, h, labels)
-        return self.memory.get()
-
-
-class DPSHCriterion(_MemoryMixin):
+class DPSHCriterion:
     def __init__(self, n_train: int, bits: int, eta: float = 10.0, pairs: str = "memory"):
         self.eta = float(eta)
-        self._init_memory(pairs, n_train, bits)
+        self.pairs = MemoryPairs(pairs, n_train, bits)
 
-    def __call__(self, output, labels, index):
-        u = output[0]
-        mu, ml = self._other(u, labels, index)
-        return dpsh_loss(u, labels, mu, ml, eta=self.eta)
+    def __call__(self, output, batch):
+        u = output.u
+        mu, ml = self.pairs.others(u, batch.labels, batch.index)
+        return dpsh_loss(u, batch.labels, mu, ml, eta=self.eta)
 
 
 # ===========================================================================================
@@ -179,7 +156,7 @@ def hashnet_loss(h: torch.Tensor, labels: torch.Tensor, h_other: Optional[torch.
     return loss, {"pairwise": float(loss.detach())}
 
 
-class HashNetCriterion(_MemoryMixin):
+class HashNetCriterion:
     """Counts its own calls (one per training step) for the continuation schedule."""
 
     def __init__(self, n_train: int, bits: int, alpha: Optional[float] = None, pairs: str = "batch",
@@ -188,14 +165,14 @@ class HashNetCriterion(_MemoryMixin):
         self.alpha = alpha
         self.schedule = dict(init=beta_init, gamma=beta_gamma, power=beta_power, step_size=beta_step)
         self.step = 0
-        self._init_memory(pairs, n_train, bits)
+        self.pairs = MemoryPairs(pairs, n_train, bits)
 
-    def __call__(self, output, labels, index):
+    def __call__(self, output, batch):
         beta = hashnet_beta(self.step, **self.schedule)
         self.step += 1
-        h = torch.tanh(beta * output[0])
-        ho, lo = self._other(h, labels, index)
-        loss, terms = hashnet_loss(h, labels, ho, lo, alpha=self.alpha)
+        h = torch.tanh(beta * output.u)
+        ho, lo = self.pairs.others(h, batch.labels, batch.index)
+        loss, terms = hashnet_loss(h, batch.labels, ho, lo, alpha=self.alpha)
         terms["beta"] = beta
         return loss, terms
 
@@ -220,15 +197,15 @@ def dhn_loss(z: torch.Tensor, labels: torch.Tensor, z_other: Optional[torch.Tens
     return pair + lam * quant, {"pairwise": float(pair.detach()), "quant": float(quant.detach())}
 
 
-class DHNCriterion(_MemoryMixin):
+class DHNCriterion:
     def __init__(self, n_train: int, bits: int, alpha: float = 1.0, lam: float = 0.1, pairs: str = "batch"):
         self.alpha, self.lam = float(alpha), float(lam)
-        self._init_memory(pairs, n_train, bits)
+        self.pairs = MemoryPairs(pairs, n_train, bits)
 
-    def __call__(self, output, labels, index):
-        z = torch.tanh(output[0])
-        zo, lo = self._other(z, labels, index)
-        return dhn_loss(z, labels, zo, lo, alpha=self.alpha, lam=self.lam)
+    def __call__(self, output, batch):
+        z = torch.tanh(output.u)
+        zo, lo = self.pairs.others(z, batch.labels, batch.index)
+        return dhn_loss(z, batch.labels, zo, lo, alpha=self.alpha, lam=self.lam)
 
 
 # ===========================================================================================
@@ -265,15 +242,15 @@ def dch_loss(h: torch.Tensor, labels: torch.Tensor, h_other: Optional[torch.Tens
     return cauchy + lam * quant, {"cauchy": float(cauchy.detach()), "quant": float(quant.detach())}
 
 
-class DCHCriterion(_MemoryMixin):
+class DCHCriterion:
     def __init__(self, n_train: int, bits: int, gamma: float = 20.0, lam: float = 0.1, pairs: str = "batch"):
         self.gamma, self.lam = float(gamma), float(lam)
-        self._init_memory(pairs, n_train, bits)
+        self.pairs = MemoryPairs(pairs, n_train, bits)
 
-    def __call__(self, output, labels, index):
-        h = torch.tanh(output[0])
-        ho, lo = self._other(h, labels, index)
-        return dch_loss(h, labels, ho, lo, gamma=self.gamma, lam=self.lam)
+    def __call__(self, output, batch):
+        h = torch.tanh(output.u)
+        ho, lo = self.pairs.others(h, batch.labels, batch.index)
+        return dch_loss(h, batch.labels, ho, lo, gamma=self.gamma, lam=self.lam)
 
 
 # ===========================================================================================
@@ -322,9 +299,9 @@ class CSQCriterion:
         self.tie_break = torch.from_numpy(np.where(rng.random(bits) < 0.5, -1.0, 1.0).astype(np.float32))
         self.lam = float(lam)
 
-    def __call__(self, output, labels, index):
-        z = output[0]
-        return csq_loss(z, csq_targets(labels, self.centers, self.tie_break).to(z), lam=self.lam)
+    def __call__(self, output, batch):
+        z = output.u
+        return csq_loss(z, csq_targets(batch.labels, self.centers, self.tie_break).to(z), lam=self.lam)
 
 
 # ===========================================================================================
@@ -403,8 +380,8 @@ class DSDHCriterion:
             return (labels > 0).float()
         return F.one_hot(labels.long(), self.num_classes).float()
 
-    def __call__(self, output, labels, index):
-        u = output[0]
+    def __call__(self, output, batch):
+        u, labels, index = output.u, batch.labels, batch.index
         if not self._moved:
             dev = u.device
             self.memory.to(dev)
@@ -430,68 +407,3 @@ class DSDHCriterion:
         loss, terms = dsdh_loss(u, labels, self.B[:, idx].t(), mu_, ml_, eta=self.eta)
         terms["label_regression"] = reg
         return loss, terms
-
-
-# ===========================================================================================
-# Registration
-# ===========================================================================================
-
-def _model(config, split) -> nn.Module:
-    from hashlib_core.models import dshfmdf
-
-    return dshfmdf(bits=config.bits, num_classes=split.num_classes, input_size=config.input_size,
-                   **dict(config.model))
-
-
-def _u(output) -> torch.Tensor:
-    return output[0]
-
-
-def _loss_cfg(config) -> dict:
-    return dict(config.loss)
-
-
-def _dpsh_criterion(config, split):
-    return DPSHCriterion(len(split.train), config.bits, **_loss_cfg(config))
-
-
-def _hashnet_criterion(config, split):
-    return HashNetCriterion(len(split.train), config.bits, **_loss_cfg(config))
-
-
-def _dhn_criterion(config, split):
-    return DHNCriterion(len(split.train), config.bits, **_loss_cfg(config))
-
-
-def _dch_criterion(config, split):
-    return DCHCriterion(len(split.train), config.bits, **_loss_cfg(config))
-
-
-def _csq_criterion(config, split):
-    return CSQCriterion(split.num_classes, config.bits, seed=config.seed, **_loss_cfg(config))
-
-
-def _dsdh_criterion(config, split):
-    return DSDHCriterion(len(split.train), config.bits, split.num_classes, **_loss_cfg(config))
-
-
-#: name -> (criterion builder, loss defaults). Every one uses :data:`MODEL_DEFAULTS` and sign(u).
-SPECS: Dict[str, Tuple[Callable, Dict[str, Any]]] = {
-    "dpsh": (_dpsh_criterion, {"eta": 10.0, "pairs": "memory"}),
-    "hashnet": (_hashnet_criterion, {"alpha": None, "pairs": "batch", "beta_init": 1.0, "beta_gamma": 0.005,
-                                     "beta_power": 0.5, "beta_step": 200}),
-    "dhn": (_dhn_criterion, {"alpha": 1.0, "lam": 0.1, "pairs": "batch"}),
-    "dch": (_dch_criterion, {"gamma": 20.0, "lam": 0.1, "pairs": "batch"}),
-    "csq": (_csq_criterion, {"lam": 1e-4}),
-    "dsdh": (_dsdh_criterion, {"mu": 1.0, "nu": 0.1, "eta": 55.0, "dcc_sweeps": 1}),
-}
-
-
-def baseline_methods(method_cls) -> Dict[str, Any]:
-    """``{name: method_cls(...)}`` for every deep baseline (``method_cls`` is
-    :class:`hashlib_core.methods.Method`, passed in to avoid a circular import)."""
-    return {
-        name: method_cls(name=name, build_model=_model, build_criterion=crit, encode_output=_u,
-                         defaults={"model": dict(MODEL_DEFAULTS), "loss": dict(loss)})
-        for name, (crit, loss) in SPECS.items()
-    }

@@ -34,16 +34,16 @@ baseline's hash layer sees, and no image is passed through the trunk twice.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Callable, Dict, Optional
 
 import numpy as np
 
+from hashlib_core.data.identity import source_identity
 from hashlib_core.paths import atomic_path, cache_root
 
 __all__ = ["FEATURES", "FEATURES_VERSION", "TRUNK_FEATURES", "hog_color", "features_for", "feature_cache_dir",
-           "source_identity", "trunk_feature_spec", "known_features", "check_features"]
+           "trunk_feature_spec", "known_features", "check_features"]
 
 #: bump when a descriptor's definition changes (it is part of the cache folder and of run keys)
 FEATURES_VERSION = 1
@@ -119,12 +119,12 @@ def _trunk_features(source, name: str, progress: bool, num_threads: Optional[int
     the profile's to share the deep runs' cache; default: this process's current setting."""
     import torch
 
-    from hashlib_core.models.common import BACKBONES
+    from hashlib_core.models import build_backbone
     from hashlib_core.trunk import trunk_key, trunk_taps
 
     model, tap, size = trunk_feature_spec(name)
-    backbone = BACKBONES[model["backbone"]](width=model["width"], input_size=size, conv_taps=(), with_global=True,
-                                            weights=model["weights"], dropout=0.0, progress=False)
+    backbone = build_backbone(model["backbone"], width=model["width"], input_size=size, conv_taps=(), with_global=True,
+                              weights=model["weights"], dropout=0.0, progress=False)
     backbone.requires_grad_(False)
     threads, before = int(num_threads or torch.get_num_threads()), torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -134,19 +134,6 @@ def _trunk_features(source, name: str, progress: bool, num_threads: Optional[int
         return np.asarray(rows[np.arange(len(rows))], dtype=np.float32)
     finally:
         torch.set_num_threads(before)
-
-
-_FINGERPRINTS: Dict[int, str] = {}
-
-
-def _fingerprint(arr: np.ndarray) -> str:
-    """sha256 of an array's dtype, shape and bytes (memoised per object for the process)."""
-    key = id(arr)
-    if key not in _FINGERPRINTS:
-        h = hashlib.sha256(f"{arr.dtype}{arr.shape}".encode())
-        h.update(np.ascontiguousarray(arr).data)
-        _FINGERPRINTS[key] = h.hexdigest()
-    return _FINGERPRINTS[key]
 
 
 def feature_cache_dir(name: str) -> Path:
@@ -173,30 +160,6 @@ def _load_or_compute(path: Path, n: int, compute) -> np.ndarray:
     with atomic_path(path) as tmp:
         np.save(tmp, arr)
     return arr
-
-
-def source_identity(source, whole_base_fraction: float = 0.25):
-    """How to cache per-item values of an image source: ``(stem, n, get_batch, take)``.
-
-    For an in-memory CIFAR-10 part covering at least ``whole_base_fraction`` of its base array the
-    values are computed for the *whole base* (``n = len(base)``, ``get_batch`` reads the base) and
-    ``take`` is the part's indices into it, so every protocol and seed reuses one cache file;
-    otherwise the part's own items are keyed by their identities (base fingerprint + index table,
-    or the file paths) and ``take`` is None.
-    """
-    kind = getattr(source, "kind", "")
-    base = getattr(source, "base_images", None)
-    if kind == "array" and base is not None and len(source) >= whole_base_fraction * len(base):
-        return f"base-{_fingerprint(base)[:24]}", len(base), (lambda idx: base[idx]), np.asarray(source.indices)
-    h = hashlib.sha256(f"{kind}|{getattr(source, 'image_size', '')}".encode())
-    if base is not None:
-        h.update(_fingerprint(base).encode())
-        h.update(np.ascontiguousarray(np.asarray(source.indices, dtype=np.int64)).data)
-    elif hasattr(source, "paths"):
-        h.update("\n".join(map(str, source.paths)).encode())
-    else:
-        raise TypeError(f"cannot key features of a {type(source).__name__}: no base array or paths")
-    return f"{kind}-{h.hexdigest()[:24]}", len(source), source.get_batch, None
 
 
 def features_for(source, name: str = "hog-color", batch: int = 2048, progress: bool = False,

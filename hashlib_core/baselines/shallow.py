@@ -4,11 +4,9 @@ Every method is a small class with scikit-learn-style ``fit(X, labels=None, bits
 (returns ``self``) and ``encode(X) -> int8 {-1,+1}`` codes; all randomness comes from
 ``numpy.random.default_rng(seed)``, so equal inputs and seed give equal codes. Hyper-parameters
 are constructor arguments (defaults from the methods' papers / released code, docs/decisions.md
-"Baselines"). :func:`run_shallow` runs one on a protocol split with hand-crafted features
-(:mod:`hashlib_core.baselines.features`) and caches the result exactly like
-:func:`hashlib_core.runner.run` (same :class:`~hashlib_core.runner.RunConfig` key, same verified
-atomic cache entry, same :class:`~hashlib_core.runner.RunResult`), so tables treat shallow and
-deep rows alike.
+"Baselines"). They are registered in :mod:`hashlib_core.methods.shallow` and run by
+:func:`hashlib_core.runner.run` on image descriptors (:mod:`hashlib_core.baselines.features`), cached
+like every run, so tables treat shallow and deep rows alike.
 
 * **LSH** (Charikar 2002 random hyperplanes, as used in the hashing benchmarks): ``sign((x-m)ᵀW)``,
   W Gaussian.
@@ -28,15 +26,14 @@ deep rows alike.
 """
 from __future__ import annotations
 
-import time
 from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 
 from hashlib_core import codes as codes_mod
+from hashlib_core.codes import sign_like as _sgn
 
-__all__ = ["LSH", "PCAH", "ITQ", "SH", "SDH", "KSH", "SHALLOW", "make_shallow", "run_shallow",
-           "shallow_config"]
+__all__ = ["LSH", "PCAH", "ITQ", "SH", "SDH", "KSH", "SHALLOW", "hyper_parameters"]
 
 
 def _as2d(X) -> np.ndarray:
@@ -66,10 +63,6 @@ def _similar(labels) -> np.ndarray:
         return y[:, None] == y[None, :]
     yb = (y > 0).astype(np.float32)
     return (yb @ yb.T) > 0
-
-
-def _sgn(x: np.ndarray) -> np.ndarray:
-    return np.where(x >= 0, 1.0, -1.0)
 
 
 def _pca(Xc: np.ndarray, k: int) -> np.ndarray:
@@ -116,10 +109,15 @@ class ShallowHash:
         """Real-valued outputs whose sign is the code."""
         raise NotImplementedError
 
-    def encode(self, X, batch: int = 8192) -> np.ndarray:
+    def outputs(self, X, batch: int = 8192) -> np.ndarray:
+        """``project`` in batches of ``batch`` rows: the continuous outputs a quantizer sees."""
         X = _as2d(X)
-        out = [codes_mod.sign(self.project(X[s:s + batch])) for s in range(0, len(X), batch)]
-        return np.concatenate(out) if out else np.zeros((0, self.bits), np.int8)
+        out = [self.project(X[s:s + batch]) for s in range(0, len(X), batch)]
+        return np.concatenate(out) if out else np.zeros((0, self.bits))
+
+    def encode(self, X, batch: int = 8192) -> np.ndarray:
+        """int8 {-1,+1} codes: ``sign`` of :meth:`outputs`."""
+        return codes_mod.sign(self.outputs(X, batch)).astype(np.int8)
 
 
 class _Linear(ShallowHash):
@@ -307,73 +305,9 @@ class KSH(_Kernel):
 SHALLOW: Dict[str, type] = {"lsh": LSH, "pcah": PCAH, "itq": ITQ, "sh": SH, "sdh": SDH, "ksh": KSH}
 
 
-def make_shallow(name: str, **params) -> ShallowHash:
-    if name not in SHALLOW:
-        raise ValueError(f"unknown shallow method {name!r}; known: {sorted(SHALLOW)}")
-    return SHALLOW[name](**params)
-
-
-def _defaults(name: str) -> Dict[str, Any]:
+def hyper_parameters(name: str) -> Dict[str, Any]:
+    """The constructor defaults of shallow method ``name`` (what its registered defaults hold)."""
     import inspect
 
     sig = inspect.signature(SHALLOW[name].__init__)
     return {k: p.default for k, p in sig.parameters.items() if k != "self" and p.default is not p.empty}
-
-
-def shallow_config(name: str, protocol: str, bits: int, seed: int, features: str = "hog-color",
-                   subset: Optional[Mapping[str, int]] = None, params: Optional[Mapping[str, Any]] = None):
-    """The :class:`~hashlib_core.runner.RunConfig` (and so the cache key) of a shallow run."""
-    from hashlib_core.baselines.features import FEATURES_VERSION, check_features
-    from hashlib_core.runner import RunConfig
-
-    if name not in SHALLOW:
-        raise ValueError(f"unknown shallow method {name!r}; known: {sorted(SHALLOW)}")
-    check_features(features)
-    return RunConfig(
-        method=name, protocol=protocol, bits=int(bits), seed=int(seed), profile="shallow",
-        model={"family": "shallow", "features": features, "features_version": FEATURES_VERSION},
-        loss={**_defaults(name), **dict(params or {})}, train={}, input_size=0,
-        subset=dict(subset) if subset else None, device="cpu", num_threads=None,
-    )
-
-
-def run_shallow(name: str, protocol: str, bits: int, seed: int, features: str = "hog-color",
-                subset: Optional[Mapping[str, int]] = None, *, params: Optional[Mapping[str, Any]] = None,
-                cache_dir=None, use_cache: bool = True, verbose: bool = True, progress: bool = False,
-                num_threads: Optional[int] = None):
-    """Fit shallow method ``name`` on the protocol's training part (labels only for SDH / KSH),
-    encode query and database, evaluate with :func:`hashlib_core.metrics.evaluate`; cached by
-    config like :func:`hashlib_core.runner.run`. Returns a :class:`~hashlib_core.runner.RunResult`
-    (timings: ``features_s`` extraction or cache load, ``train_s`` fit, ``encode_s``, ``metrics_s``).
-    ``num_threads``: torch threads of a deep-feature pass (the profile's, to share its trunk cache)."""
-    from hashlib_core import metrics as metrics_mod
-    from hashlib_core import runner
-    from hashlib_core.baselines.features import features_for
-    from hashlib_core.data import get_protocol
-
-    config = shallow_config(name, protocol, bits, seed, features, subset, params)
-
-    def compute():
-        split = get_protocol(protocol, seed=seed, subset=config.subset)
-        t0 = time.perf_counter()
-        Xtr = features_for(split.train, features, progress=progress, num_threads=num_threads)
-        Xq = features_for(split.query, features, progress=progress, num_threads=num_threads)
-        Xd = features_for(split.database, features, progress=progress, num_threads=num_threads)
-        t1 = time.perf_counter()
-        model = make_shallow(name, **dict(config.loss))
-        model.fit(Xtr, split.train.labels if model.supervised else None, bits=bits, seed=seed)
-        t2 = time.perf_counter()
-        q, d = model.encode(Xq), model.encode(Xd)
-        t3 = time.perf_counter()
-        metrics = metrics_mod.evaluate(q, d, split.query.labels, split.database.labels, topk=split.map_topk)
-        t4 = time.perf_counter()
-        history = ([{"epoch": i + 1, "loss": v} for i, v in enumerate(model.loss_history_)]
-                   if hasattr(model, "loss_history_") else [])
-        return runner.RunResult(
-            config=config, key=config.key(), query_codes=q, db_codes=d,
-            metrics=runner.jsonable_metrics(metrics), history=history,
-            timings={"features_s": t1 - t0, "train_s": t2 - t1, "encode_s": t3 - t2, "metrics_s": t4 - t3},
-            split_checksum=split.checksum,
-        )
-
-    return runner.cached_run(config, compute, cache_dir=cache_dir, use_cache=use_cache, verbose=verbose)

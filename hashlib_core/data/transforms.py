@@ -19,7 +19,8 @@ import torch.nn.functional as F
 
 from .sources import ImageSource
 
-__all__ = ["MEAN_STD", "resolve_mean_std", "make_transform", "to_tensor_batch", "ArrayDataset"]
+__all__ = ["MEAN_STD", "resolve_mean_std", "make_transform", "to_tensor_batch", "ArrayDataset", "InputSpec",
+           "RGB_IMAGENET"]
 
 MEAN_STD = {
     "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
@@ -100,6 +101,42 @@ def to_tensor_batch(images: Union[np.ndarray, torch.Tensor], input_size: Optiona
         std = torch.tensor(ms[1], dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
         x = (x - mean) / std
     return x.contiguous()
+
+
+class InputSpec:
+    """What a network is fed, declared by its method: ``channels`` (3 = RGB, 1 = luminance) and
+    ``norm`` (a :data:`MEAN_STD` name, or ``"none"`` for [0, 1] values); the side length comes from
+    the run's ``input_size``. The trainer, the encoder and the trunk cache all call :meth:`prepare`,
+    so a method's inputs are the same wherever they are computed."""
+
+    __slots__ = ("channels", "norm")
+
+    def __init__(self, channels: int = 3, norm: str = "imagenet"):
+        if channels not in (1, 3):
+            raise ValueError(f"InputSpec.channels must be 1 or 3, got {channels!r}")
+        if norm != "none" and norm not in MEAN_STD:
+            raise ValueError(f"InputSpec.norm must be one of {sorted(MEAN_STD) + ['none']}, got {norm!r}")
+        self.channels, self.norm = int(channels), str(norm)
+
+    def prepare(self, images, input_size: Optional[int], device=None) -> torch.Tensor:
+        return to_tensor_batch(images, input_size, mean_std=self.norm, grayscale=self.channels == 1, device=device)
+
+    def key(self) -> dict:
+        """What enters cache keys (only where it differs from the default RGB / ImageNet input)."""
+        return {"channels": self.channels, "norm": self.norm}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, InputSpec) and self.key() == other.key()
+
+    def __hash__(self) -> int:
+        return hash((self.channels, self.norm))
+
+    def __repr__(self) -> str:
+        return f"InputSpec(channels={self.channels}, norm={self.norm!r})"
+
+
+#: ImageNet-normalised RGB: what every method of papers 000 / 004 and the baselines is fed
+RGB_IMAGENET = InputSpec()
 
 
 class ArrayDataset(torch.utils.data.Dataset):

@@ -1,0 +1,24 @@
+"""Every method, registered once: ``hashlib_core.methods.METHODS``.
+
+One module per method family declares its parts (:class:`~hashlib_core.methods.base.Method`) and
+registers them; importing this package imports them all, so the registry is complete in any fresh
+process. Room is left for the remaining papers' families (``mdffsh``, ``dmsh``: paper 001/002's
+multi-scale fusion on ResNet-50; ``selfsup``: paper 003's VAE / ViT hashing).
+
+| module | methods |
+| --- | --- |
+| :mod:`~hashlib_core.methods.dshfmdf` | ``dshfmdf`` (paper 000) |
+| :mod:`~hashlib_core.methods.dshc` | ``dshc``, ``dshc-multilabel`` (paper 004) |
+| :mod:`~hashlib_core.methods.deep_baselines` | ``dpsh``, ``hashnet``, ``dhn``, ``dch``, ``csq``, ``dsdh`` |
+| :mod:`~hashlib_core.methods.shallow` | ``lsh``, ``pcah``, ``itq``, ``sh``, ``sdh``, ``ksh`` |
+"""
+from .base import (DEEP_PROFILE_KEYS, METHODS, NO_PROFILE_KEYS, Batch, InputSpec, Method, ProfileKeys,
+                   SignQuantizer, get_method, register_method)
+from . import dshfmdf, dshc, deep_baselines, shallow  # noqa: E402,F401  (each registers its methods)
+from .deep_baselines import DEEP_BASELINES
+from .shallow import SHALLOW_METHODS
+
+DEEP_METHODS = tuple(DEEP_BASELINES)
+
+__all__ = ["METHODS", "Method", "InputSpec", "Batch", "SignQuantizer", "ProfileKeys", "DEEP_PROFILE_KEYS",
+           "NO_PROFILE_KEYS", "get_method", "register_method", "SHALLOW_METHODS", "DEEP_METHODS"]

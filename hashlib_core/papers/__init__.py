@@ -1,0 +1,7 @@
+"""One module per paper: the layout of its tables and its claims beside our runs.
+
+| module | paper |
+| --- | --- |
+| :mod:`~hashlib_core.papers.p000_dshfmdf` | 000 DSHFMDF (Redaoui et al., Information 2024) |
+| :mod:`~hashlib_core.papers.p004_dshc` | 004 DSHC (Luo et al.) |
+"""

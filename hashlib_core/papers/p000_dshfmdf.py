@@ -1,0 +1,67 @@
+"""Paper 000 (DSHFMDF, Redaoui, Belalia, Belloulata, Information 2024): its tables laid out beside our
+runs (notebooks 01–07, 20). Computation lives in the package; this module only assembles.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from hashlib_core.reporting import format_mean_sd
+
+__all__ = ["TABLE2_ORDER", "dshfmdf_rows", "table2_layout"]
+
+#: the row order of paper 000's Table 2 (its "Ours" row is our "DSHFMDF")
+TABLE2_ORDER = ["SH", "ITQ", "KSH", "SDH", "LSH", "PCAH", "CNNH", "DNNH", "DHN", "HashNet", "DPSH", "DSDH", "DCH",
+                "CSQ", "DPH", "LRH", "DFEH", "DHWP", "DMUH", "DSHFMDF"]
+
+
+def dshfmdf_rows(ours: pd.DataFrame) -> pd.DataFrame:
+    """DSHFMDF's summary rows (:func:`hashlib_core.tables.summarise` by ``setting, dataset, bits``)
+    in the shape :func:`table2_layout` takes: the network setting as the row's ``inputs``."""
+    return ours.assign(paper_method="DSHFMDF", inputs=ours["setting"])
+
+
+def table2_layout(ours: pd.DataFrame, paper: pd.DataFrame, order: Sequence[str] | None = None,
+                  stand_in: Mapping[str, str] | None = None, digits: int = 3) -> pd.DataFrame:
+    """The paper's layout (methods × dataset@bits) with, for every method we ran, a ``paper`` row,
+    an ``ours`` row (mean ± sd over seeds, and the inputs it used) and a ``diff`` row (ours − paper);
+    methods only the paper has are ``paper`` rows marked reported only.
+
+    ``ours``: :func:`hashlib_core.tables.summarise` output grouped by at least
+    ``paper_method, inputs, dataset, bits`` with ``map``, ``map_sd``, ``n_seeds``;
+    ``paper``: :func:`hashlib_core.reported.reported` rows (``method, dataset, bits, value``).
+    """
+    cols = [f"{d}@{b}" for d in dict.fromkeys(list(paper["dataset"]) + list(ours["dataset"]))
+            for b in sorted(set(paper["bits"]) | set(ours["bits"]))]
+    methods = list(order) if order else list(dict.fromkeys(list(paper["method"]) + list(ours["paper_method"])))
+    for m in list(paper["method"]) + list(ours["paper_method"]):
+        if m not in methods:
+            methods.append(m)
+    rows = []
+    for m in methods:
+        p = paper[paper["method"] == m]
+        o = ours[ours["paper_method"] == m]
+        pv = {f"{d}@{b}": v for d, b, v in zip(p["dataset"], p["bits"], p["value"])}
+        if o.empty:
+            if not p.empty:
+                rows.append({"method": m, "row": "paper (reported only; not run here)", "inputs": "", **pv})
+            continue
+        if not p.empty:
+            rows.append({"method": m, "row": "paper", "inputs": "", **pv})
+        for inputs, g in o.groupby("inputs", sort=False):
+            cell = {f"{d}@{b}": format_mean_sd(mu, sd, n, digits)
+                    for d, b, mu, sd, n in zip(g["dataset"], g["bits"], g["map"], g["map_sd"], g["n_seeds"])}
+            rows.append({"method": m, "row": "ours", "inputs": inputs, **cell})
+            if not p.empty:
+                diff = {f"{d}@{b}": (f"{mu - pv[f'{d}@{b}']:+.{digits}f}" if f"{d}@{b}" in pv else "")
+                        for d, b, mu in zip(g["dataset"], g["bits"], g["map"])}
+                rows.append({"method": m, "row": "diff (ours − paper)", "inputs": inputs, **diff})
+    table = pd.DataFrame(rows, columns=["method", "row", "inputs"] + cols)
+    for c in cols:
+        table[c] = table[c].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
+                                else (f"{v:.4g}" if isinstance(v, float) else v))  # paper values as printed
+    if stand_in:
+        table = table.rename(columns={c: c.replace(k, v) for c in cols for k, v in stand_in.items() if c.startswith(k + "@")})
+    return table

@@ -1,0 +1,165 @@
+"""Paper 004 (DSHC, Luo et al.): which runs its tables need and how they are laid out beside the
+paper's values (notebooks 10–14). Computation lives in the package; this module only assembles.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from hashlib_core.methods import METHODS
+from hashlib_core.names import paper_method_name
+from hashlib_core.runner import make_config
+from hashlib_core.tables import ordering_claim, results_frame, summarise
+
+__all__ = ["last_epochs_seconds", "with_train_subset", "configs", "split_methods", "comparison_model", "run_extras",
+           "runs_frame", "train_description", "tsne_2d", "table1_paper_value", "table1", "table2",
+           "comparison_claims"]
+
+
+def last_epochs_seconds(history: Sequence[Mapping[str, Any]], n: int = 10) -> float:
+    """Training time of the last ``n`` epochs (Tables 2–3's "Runtime (last ten epochs)"), from the
+    per-epoch ``seconds`` the trainer records; all epochs when there are fewer than ``n``."""
+    return float(sum(float(h.get("seconds", 0.0)) for h in list(history)[-int(n):]))
+
+
+def with_train_subset(config, n_train: Optional[int]):
+    """``config`` with its training set cut to a seeded, class-stratified subset of ``n_train``
+    images (query and database unchanged), via the protocol subset mechanism (the subset enters
+    the split file, its checksum and the run's cache key). No-op when ``n_train`` is falsy or the
+    profile already subsets the protocol (smoke)."""
+    if not n_train or config.subset:
+        return config
+    return dataclasses.replace(config, subset={"query": None, "database": None, "train": int(n_train)})
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook helpers (notebooks 10–14): which runs a table needs, and their extra columns
+# --------------------------------------------------------------------------------------------
+
+
+def configs(profile, method: str, protocol: str, bits: Sequence[int], seeds: Sequence[int], *,
+            model: Optional[Mapping[str, Any]] = None, loss: Optional[Mapping[str, Any]] = None,
+            train: Optional[Mapping[str, Any]] = None, train_subset: Optional[int] = None,
+            recipe: Optional[str] = None) -> list:
+    """Resolved run configs (:func:`hashlib_core.runner.make_config`, with the profile's named
+    ``recipe`` if given) for every (bits, seed), with the training set cut to ``train_subset``
+    images where asked (:func:`with_train_subset`)."""
+    return [with_train_subset(make_config(profile, method, protocol, b, s, model=model, loss=loss, train=train,
+                                          recipe=recipe),
+                              train_subset)
+            for b in bits for s in seeds]
+
+
+def split_methods(names: Sequence[str]) -> tuple[list, list]:
+    """(registered, missing) among ``names`` — comparison rows run only for registered methods."""
+    return [m for m in names if m in METHODS], [m for m in names if m not in METHODS]
+
+
+def comparison_model(method: str, backbone: str) -> dict:
+    """Model overrides that put a comparison method on the same backbone as DSHC (when the method
+    takes a ``backbone`` model parameter)."""
+    return {"backbone": backbone} if "backbone" in METHODS[method].defaults.get("model", {}) else {}
+
+
+def run_extras(result) -> dict:
+    """Per-run columns beyond the runner's metrics: training time of the last ten epochs, whole
+    training time and epochs (the multi-hot codes' §4.1 mAP, ``map_sec41``, is an extra metric of
+    method ``dshc-multilabel``, computed and cached with the run)."""
+    return {"runtime_last10_s": last_epochs_seconds(result.history, 10),
+            "train_s": float(result.timings.get("train_s", float("nan"))),
+            "epochs": len(result.history)}
+
+
+def runs_frame(results):
+    """One row per run: :func:`hashlib_core.tables.results_frame` plus :func:`run_extras`."""
+    extras = pd.DataFrame([run_extras(r) for r in results])
+    return pd.concat([results_frame(results).reset_index(drop=True), extras], axis=1)
+
+
+def train_description(result) -> str:
+    """What a run trained on, for captions: e.g. "15,000 training images (a seeded, class-stratified
+    subset of the protocol's 50,000)"."""
+    split = result.split()
+    n = len(split.train)
+    sub = result.config.subset
+    if not sub or sub.get("train") is None:
+        return f"all {n:,} training images"
+    scope = "; the profile also subsets queries and database" if sub.get("query") or sub.get("database") else ""
+    return f"{n:,} training images (a seeded, class-stratified subset{scope})"
+
+
+def tsne_2d(points, perplexity: float = 30.0, seed: int = 0) -> np.ndarray:
+    """scikit-learn t-SNE (``init="pca"``, ``random_state=seed``) of (n, L) codes to 2-D, on one
+    thread (OpenMP threads on a shared 2-core machine made it many times slower); the perplexity is
+    capped at (n − 1) / 3 so tiny (smoke) samples work."""
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
+    x = np.asarray(points, dtype=np.float32)
+    with threadpool_limits(1):
+        return TSNE(n_components=2, perplexity=min(float(perplexity), (len(x) - 1) / 3), init="pca",
+                    random_state=int(seed)).fit_transform(x)
+
+
+# --- Paper 004 Tables 1-2 (notebook 10): our runs beside the paper's values -----------------
+
+def table1_paper_value(paper, method: str, dataset: str) -> tuple:
+    """(value, bits) of paper 004 Table 1 for our ``method`` on the paper's ``dataset``: the paper's
+    own bracketed 30-bit re-run (``variant == "rerun"``) where it has one (DPSH / DSDH on CIFAR-10),
+    else its single row; ``(nan, None)`` if the paper has none."""
+    p = paper[(paper.method == paper_method_name(method)) & (paper.dataset == dataset)]
+    p = p.assign(_rerun=p.variant.fillna("").eq("rerun")).sort_values("_rerun", ascending=False)
+    return (float(p.value.iloc[0]), int(p.bits.iloc[0])) if len(p) else (float("nan"), None)
+
+
+def table1(runs, paper, datasets: Mapping[str, str], metrics: Sequence[str] = ("map", "map_tie_aware")):
+    """Paper 004 Table 1: per (method, protocol, bits) our mean ± sd over seeds, the paper's value
+    (:func:`table1_paper_value`), its code length and ours − paper. ``runs``: one row per run
+    (``results_frame`` + :func:`run_extras`); ``datasets``: protocol -> the paper's dataset."""
+    ours = summarise(runs, ["method", "protocol", "bits"], metrics=list(metrics))
+    ours["dataset (paper)"] = ours.protocol.map(dict(datasets))
+    cells = [table1_paper_value(paper, m, d) for m, d in zip(ours.method, ours["dataset (paper)"])]
+    ours["paper"] = [v for v, _ in cells]
+    ours["paper bits"] = [b for _, b in cells]
+    ours["diff"] = ours["map"] - ours["paper"]
+    return ours
+
+
+def table2(runs, paper):
+    """Paper 004 Table 2: per (method, bits) our MAP, training time of the last ten epochs and
+    whole training time (means over seeds), beside the paper's MAP and runtime (nan where the
+    paper has no row)."""
+    def paper_value(method: str, metric: str) -> float:
+        rows = paper[(paper.method == paper_method_name(method)) & (paper.metric == metric)]
+        return float(rows.value.iloc[0]) if len(rows) else float("nan")
+
+    ours = summarise(runs, ["method", "bits"], metrics=["map", "runtime_last10_s", "train_s"])
+    for metric in ("map", "runtime_last10_s"):
+        ours[f"paper {metric}"] = [paper_value(m, metric) for m in ours.method]
+    return ours
+
+
+def comparison_claims(runs1, runs2, compared: Sequence[str], ml_protocol: str, bits_table1: int,
+                      bits_table2: int) -> list:
+    """Paper 004's orderings in Tables 1-2: DSHC above each compared method on CIFAR-10 at both
+    code lengths and on the multi-label stand-in, and DSHC's last ten epochs faster than DPSH's."""
+    claims = []
+    for m in compared:
+        sub = runs1[(runs1.protocol == "cifar10-dshc") & runs1.method.isin(["dshc", m])]
+        claims.append(ordering_claim(sub, "method", ["dshc", m], f"Table 1: DSHC > {m.upper()} on CIFAR-10 ({bits_table1} bits)"))
+        if (runs2.method == m).any():  # a method may be left out of Table 2 (notebook 10's table2_methods)
+            sub = runs2[runs2.method.isin(["dshc", m])]
+            claims.append(ordering_claim(sub, "method", ["dshc", m], f"Table 2: DSHC > {m.upper()} on CIFAR-10 ({bits_table2} bits)"))
+        sub = runs1[(runs1.protocol == ml_protocol) & runs1.method.isin(["dshc-multilabel", m])]
+        claims.append(ordering_claim(sub.assign(bits=0), "method", ["dshc-multilabel", m],
+                                     f"Table 1: DSHC multi-label code > {m.upper()} on the NUS-WIDE stand-in"))
+    if "dpsh" in compared and (runs2.method == "dpsh").any():
+        rt = runs2.groupby("method")["runtime_last10_s"].mean()
+        claims.append({"claim": "Table 2: DSHC trains faster than DPSH (last ten epochs)",
+                       "reproduced": "yes" if rt["dshc"] < rt["dpsh"] else "no",
+                       "ours (mean mAP, in claimed order)": f"runtime dshc={rt['dshc']:.1f} s, dpsh={rt['dpsh']:.1f} s",
+                       "bit lengths agreeing": "", "max seed sd": ""})
+    return claims

@@ -1,0 +1,50 @@
+"""The method registry (issue 11) changed where methods live, not what they compute: every case
+recorded with the pre-registry code (tests/fixtures/reference_runs.json, commit in the file) gives
+the same codes, bit for bit, through today's ``runner.run``."""
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from hashlib_core import codes, runner
+
+REFERENCE = json.loads((Path(__file__).parent / "fixtures" / "reference_runs.json").read_text())
+
+
+def _digest(q, d) -> str:
+    h = hashlib.sha256(codes.pack(q).tobytes())
+    h.update(codes.pack(d).tobytes())
+    return h.hexdigest()
+
+
+def _config(case):
+    model = dict(case.get("model") or {})
+    if "features" in case:
+        model["features"] = case["features"]
+    return runner.make_config(REFERENCE["profile"], case["method"], case["protocol"], case["bits"], REFERENCE["seed"],
+                              model=model or None, loss=case.get("loss"), train=case.get("train"),
+                              recipe=case.get("recipe"))
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One cache for all cases (the trunk features at 32 px are computed once, not per case)."""
+    from conftest import real_cifar_root
+
+    root = real_cifar_root()
+    if root is None:
+        pytest.skip("real CIFAR-10 not found: set HASHLIB_DATA to a folder holding cifar10.npz")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HASHLIB_DATA", str(root))
+        mp.setenv("HASHLIB_CACHE", str(tmp_path_factory.mktemp("reference") / "cache"))
+        yield
+
+
+@pytest.mark.parametrize("ref", REFERENCE["runs"], ids=lambda r: "-".join(
+    str(v) for k, v in sorted(r["case"].items()) if k in ("method", "protocol", "bits", "recipe", "features")))
+def test_same_codes_as_before_the_registry(ref, shared_cache):
+    result = runner.run(_config(ref["case"]), progress=False, use_cache=False, verbose=False)
+    assert (len(result.query_codes), len(result.db_codes)) == (ref["n_query"], ref["n_db"])
+    assert _digest(result.query_codes, result.db_codes) == ref["codes_sha256"]
+    assert result.metrics["map"] == pytest.approx(ref["map"], abs=1e-12)
