@@ -1,7 +1,7 @@
 """Shallow baselines (hashlib_core.baselines.shallow / features): ITQ's quantization loss does not
 increase, SH/PCAH/LSH give balanced bits on Gaussian data, SDH and KSH beat LSH on a small
 separable problem, every encoder is deterministic given its seed, the hand-crafted descriptor and
-its cache, and run_shallow's cached result."""
+its cache, and their runs through the one runner (registered methods, cached like every run)."""
 import os
 from pathlib import Path
 
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from hashlib_core import metrics, paths
-from hashlib_core.baselines import SHALLOW_METHODS
+from hashlib_core.methods import SHALLOW_METHODS
+from hashlib_core.runner import make_config, run
 from hashlib_core.baselines.shallow import ITQ, SHALLOW, make_shallow
 
 
@@ -132,18 +133,34 @@ def test_features_are_cached_per_item_set(tmp_path, monkeypatch):
     assert len(list((tmp_path / "features").rglob("*.npy"))) == 2
 
 
-def test_run_shallow_is_cached_and_reproducible(isolated_cache):
-    from hashlib_core.baselines.shallow import run_shallow
+def _shallow_config(name, bits=12, features=None, profile="smoke"):
+    return make_config(profile, name, "cifar10-dshfmdf", bits, 0, model={"features": features} if features else None)
 
-    sub = {"query": 30, "database": 200, "train": 60}
-    a = run_shallow("itq", "cifar10-dshfmdf", 12, 0, subset=sub, verbose=False)
-    b = run_shallow("itq", "cifar10-dshfmdf", 12, 0, subset=sub, verbose=False)
-    c = run_shallow("itq", "cifar10-dshfmdf", 12, 0, subset=sub, verbose=False, use_cache=False)
+
+def test_a_shallow_run_is_cached_and_reproducible(isolated_cache):
+    config = _shallow_config("itq")
+    a = run(config, verbose=False)
+    b = run(config, verbose=False)
+    c = run(config, verbose=False, use_cache=False)
     assert not a.cached and b.cached
     assert np.array_equal(a.db_codes, b.db_codes) and np.array_equal(a.db_codes, c.db_codes)
     assert a.metrics["map"] == pytest.approx(b.metrics["map"])
-    assert a.config.model["features"] == "hog-color" and a.query_codes.shape == (30, 12)
-    assert a.key != run_shallow("sdh", "cifar10-dshfmdf", 12, 0, subset=sub, verbose=False).key
+    assert a.config.model["features"] == "hog-color" and a.query_codes.shape == (50, 12)
+    assert a.key != run(_shallow_config("sdh"), verbose=False).key
+
+
+def test_profile_settings_do_not_reach_a_shallow_method():
+    """The cpu profile's width, weights, schedule and input size are deep-network settings: a
+    shallow method's config holds its own hyper-parameters and its descriptor, nothing else."""
+    config = _shallow_config("itq", profile="cpu")
+    assert set(config.model) == {"features", "features_version", "n_iter"}
+    assert config.loss == {} and config.train == {} and config.input_size == 0
+    with pytest.raises(ValueError, match="no model setting"):
+        make_config("cpu", "itq", "cifar10-dshfmdf", 12, 0, model={"width": 0.5})
+    with pytest.raises(ValueError, match="hyper-parameters as model settings"):
+        make_config("cpu", "itq", "cifar10-dshfmdf", 12, 0, loss={"n_iter": 3})
+    with pytest.raises(ValueError, match="does not apply"):
+        make_config("cpu", "itq", "cifar10-dshfmdf", 12, 0, recipe="lite0")
 
 
 def test_lite0_features_are_the_frozen_trunks_fc1_and_shared_with_deep_runs(isolated_cache):
@@ -155,7 +172,7 @@ def test_lite0_features_are_the_frozen_trunks_fc1_and_shared_with_deep_runs(isol
     from hashlib_core.baselines import features as feat
     from hashlib_core.data import get_protocol
     from hashlib_core.data.transforms import to_tensor_batch
-    from hashlib_core.models.common import BACKBONES
+    from hashlib_core.models import BACKBONES
     from hashlib_core.trunk import trunk_key, trunk_taps
 
     split = get_protocol("cifar10-dshfmdf", seed=0, subset={"query": 12, "database": 40, "train": 20})
@@ -176,26 +193,23 @@ def test_lite0_features_are_the_frozen_trunks_fc1_and_shared_with_deep_runs(isol
 
 def test_unknown_or_malformed_features_fail_before_any_work():
     from hashlib_core.baselines.features import trunk_feature_spec
-    from hashlib_core.baselines.shallow import shallow_config
 
     with pytest.raises(ValueError, match="unknown features 'gist'"):
-        shallow_config("itq", "cifar10-dshfmdf", 12, 0, features="gist")
+        _shallow_config("itq", features="gist")
     with pytest.raises(ValueError, match="integer >= 32"):
-        shallow_config("itq", "cifar10-dshfmdf", 12, 0, features="lite0-fc1@big")
+        _shallow_config("itq", features="lite0-fc1@big")
     assert trunk_feature_spec("hog-color") is None
     assert trunk_feature_spec("lite0-fc1")[1:] == ("fc1", 224)
     assert trunk_feature_spec("lite0-fc1@64")[2] == 64
-    a = shallow_config("itq", "cifar10-dshfmdf", 12, 0, features="lite0-fc1")
-    assert a.key() != shallow_config("itq", "cifar10-dshfmdf", 12, 0).key()
+    a = _shallow_config("itq", features="lite0-fc1")
+    assert a.key() != _shallow_config("itq").key()
 
 
 def test_shallow_rows_say_which_features_they_used():
-    from hashlib_core.baselines.shallow import shallow_config
     from hashlib_core.baselines.tables import inputs_of
-    from hashlib_core.runner import make_config
 
-    assert inputs_of(shallow_config("sh", "cifar10-dshfmdf", 12, 0)).startswith("hog-color")
-    note = inputs_of(shallow_config("sh", "cifar10-dshfmdf", 12, 0, features="lite0-fc1@32"))
+    assert inputs_of(_shallow_config("sh")).startswith("hog-color")
+    note = inputs_of(_shallow_config("sh", features="lite0-fc1@32"))
     assert note.startswith("lite0-fc1") and "32px" in note and "224px" not in note
     deep = inputs_of(make_config("smoke", "dpsh", "cifar10-dshfmdf", 12, 0, recipe="lite0"))
     assert "efficientnet_lite0" in deep and "frozen trunk" in deep

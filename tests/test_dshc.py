@@ -9,8 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from hashlib_core import dshc
+from hashlib_core import codebooks, label_codes
+from hashlib_core.losses import dshc as dshc_losses
+from hashlib_core.models import dshc as dshc_models
+from hashlib_core.papers import p004_dshc as p004
 from hashlib_core.codes import sign
+from hashlib_core.models import HashOutput
+from hashlib_core.train import Batch
 
 
 def _ham(a, b):
@@ -21,7 +26,7 @@ def _ham(a, b):
 
 @pytest.mark.parametrize("C,H", [(10, 1), (10, 3), (4, 2), (3, 6)])
 def test_cpbc_centres_and_distances(C, H):
-    cons = dshc.cpbc(C, H)
+    cons = codebooks.cpbc(C, H)
     L = C * H
     assert cons.centres.shape == (C, L) and cons.codes.shape == ((L + 1) * C, L)
     assert cons.num_subclasses == (C * H + 1) * C
@@ -37,24 +42,24 @@ def test_cpbc_centres_and_distances(C, H):
         assert np.array_equal(members[0], cons.centres[k])
         assert max(_ham(a, b) for a in members for b in members) <= 2  # intra <= 2
         assert all(_ham(m, cons.centres[k]) == (0 if s == 0 else 1) for s, m in enumerate(members))
-    obj = dshc.distance_objective(cons.codes, cons.subclass_class)
+    obj = codebooks.distance_objective(cons.codes, cons.subclass_class)
     assert obj["max_intra"] <= 2
 
 
 def test_cpbc_h1_collides_h2_distinct():
-    assert dshc.cpbc(10, 1).num_distinct_codes() == 56  # 10 centres + all -1 + C(10,2) pairs
-    assert dshc.cpbc(10, 2).num_distinct_codes() == 210
+    assert codebooks.cpbc(10, 1).num_distinct_codes() == 56  # 10 centres + all -1 + C(10,2) pairs
+    assert codebooks.cpbc(10, 2).num_distinct_codes() == 210
     with pytest.raises(ValueError, match="multiple"):
-        dshc.build_construction("cpbc", 10, 25)
+        codebooks.build_construction("cpbc", 10, 25)
 
 
 def test_distance_objective_matches_eq1_loops():
-    cons = dshc.cpbc(3, 2)
+    cons = codebooks.cpbc(3, 2)
     C = cons.num_classes
     groups = [cons.codes[cons.subclasses_of(k)] for k in range(C)]
     inter = sum(_ham(a, b) for i1 in range(C) for i2 in range(C) if i2 != i1 for a in groups[i1] for b in groups[i2])
     intra = sum(_ham(a, b) for g in groups for a in g for b in g)
-    obj = dshc.distance_objective(cons.codes, cons.subclass_class)
+    obj = codebooks.distance_objective(cons.codes, cons.subclass_class)
     assert (obj["D_inter"], obj["D_intra"], obj["objective"]) == (inter, intra, intra - inter)
 
 
@@ -64,7 +69,7 @@ def test_kbc_small_l_against_direct_rule():
     from sklearn.cluster import KMeans
 
     C, L, thr = 3, 6, 3
-    cons = dshc.kbc(C, L, threshold=thr, seed=0)
+    cons = codebooks.kbc(C, L, threshold=thr, seed=0)
     pts = np.array(list(itertools.product((-1, 1), repeat=L)), dtype=np.int8)
     km = KMeans(n_clusters=C, n_init=10, random_state=cons.info["kmeans_seed"]).fit(pts.astype(float))
     centres = sign(km.cluster_centers_)
@@ -79,12 +84,12 @@ def test_kbc_small_l_against_direct_rule():
     assert got == sorted(kept)
     assert cons.info["candidates"] == 2 ** L and cons.info["filtered"] == 2 ** L - len(kept)
     assert cons.counts().min() >= 1
-    assert dshc.distance_objective(cons.codes, cons.subclass_class)["max_intra"] <= 2
-    assert np.array_equal(dshc.kbc(C, L, threshold=thr, seed=0).codes, cons.codes)  # deterministic
+    assert codebooks.distance_objective(cons.codes, cons.subclass_class)["max_intra"] <= 2
+    assert np.array_equal(codebooks.kbc(C, L, threshold=thr, seed=0).codes, cons.codes)  # deterministic
 
 
 def test_kbc_paper_setting_filters_most_points():
-    cons = dshc.kbc(10, 10, threshold=3, seed=0)
+    cons = codebooks.kbc(10, 10, threshold=3, seed=0)
     assert cons.info["candidates"] == 1024
     assert cons.num_subclasses + cons.info["filtered"] == 1024
     assert 10 <= cons.num_subclasses <= 110  # paper: 74 kept (950 filtered)
@@ -93,26 +98,26 @@ def test_kbc_paper_setting_filters_most_points():
 
 # --- sub-class <-> code ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("cons", [dshc.cpbc(10, 2), dshc.cpbc(5, 3), dshc.kbc(4, 8, seed=1)],
+@pytest.mark.parametrize("cons", [codebooks.cpbc(10, 2), codebooks.cpbc(5, 3), codebooks.kbc(4, 8, seed=1)],
                          ids=["cpbc10x2", "cpbc5x3", "kbc4x8"])
 def test_subclass_code_round_trip(cons):
     ids = np.arange(cons.num_subclasses)
-    codes = dshc.subclass_codes(cons, ids)
+    codes = codebooks.subclass_codes(cons, ids)
     assert np.array_equal(codes, cons.codes)
-    assert np.array_equal(dshc.code_to_subclass(cons, codes), ids)
-    assert np.array_equal(dshc.subclass_codes(cons, [3, 0]), cons.codes[[3, 0]])
+    assert np.array_equal(codebooks.code_to_subclass(cons, codes), ids)
+    assert np.array_equal(codebooks.subclass_codes(cons, [3, 0]), cons.codes[[3, 0]])
     # a code that is no sub-class maps to -1 (all +1 is at distance >= 2 from every CPBC code here)
     far = np.ones((1, cons.bits), dtype=np.int8) if cons.name == "cpbc" else -cons.centres[:1]
-    if not (dshc._hamming(far, cons.codes) == 0).any():
-        assert dshc.code_to_subclass(cons, far)[0] == -1
+    if not (codebooks._hamming(far, cons.codes) == 0).any():
+        assert codebooks.code_to_subclass(cons, far)[0] == -1
     with pytest.raises(ValueError):
-        dshc.subclass_codes(cons, [cons.num_subclasses])
+        codebooks.subclass_codes(cons, [cons.num_subclasses])
 
 
 def test_subclass_ids_layout():
-    cons = dshc.cpbc(4, 2)  # L = 8, 9 sub-classes per class
+    cons = codebooks.cpbc(4, 2)  # L = 8, 9 sub-classes per class
     s = 2 * 9 + 4  # class 2, bit 3 flipped
-    code = dshc.subclass_codes(cons, [s])[0]
+    code = codebooks.subclass_codes(cons, [s])[0]
     expect = cons.centres[2].copy()
     expect[3] *= -1
     assert np.array_equal(code, expect) and cons.subclass_class[s] == 2
@@ -123,9 +128,9 @@ def test_subclass_ids_layout():
 @pytest.mark.parametrize("norm", ["paper", "sum1"])
 def test_multi_hot_target_sums(norm):
     C, H = 10, 3
-    cons = dshc.cpbc(C, H)
+    cons = codebooks.cpbc(C, H)
     y = torch.tensor([0, 3, 9, 3])
-    t = dshc.subclass_targets(y, cons, norm)
+    t = codebooks.subclass_targets(y, cons, norm)
     assert t.shape == (4, (C * H + 1) * C)
     for row, k in zip(t, y.tolist()):
         support = torch.nonzero(row).flatten().numpy()
@@ -137,11 +142,11 @@ def test_multi_hot_target_sums(norm):
 
 
 def test_dshc_loss_is_soft_cross_entropy():
-    cons = dshc.cpbc(3, 2)
+    cons = codebooks.cpbc(3, 2)
     torch.manual_seed(0)
     logits = torch.randn(5, cons.num_subclasses, requires_grad=True)
     y = torch.tensor([0, 1, 2, 1, 0])
-    loss, terms = dshc.DSHCLoss(cons, "paper")((None, logits), y, None)
+    loss, terms = dshc_losses.DSHCLoss(cons, "paper")(HashOutput(None, logits), Batch(None, y, None))
     p = torch.softmax(logits, 1)
     direct = -sum((0.5 * torch.log(p[i, cons.subclasses_of(int(y[i]))])).sum() for i in range(5)) / 5
     assert torch.allclose(loss, direct) and set(terms) == {"ce", "acc"}
@@ -150,32 +155,32 @@ def test_dshc_loss_is_soft_cross_entropy():
 
 
 def test_topk_code_average():
-    cons = dshc.cpbc(3, 2)
+    cons = codebooks.cpbc(3, 2)
     codes = torch.as_tensor(cons.codes, dtype=torch.float32)
     torch.manual_seed(1)
     logits = torch.randn(6, cons.num_subclasses)
     for k in (1, 2, 5):
-        u = dshc.topk_code(logits, codes, k)
+        u = codebooks.topk_code(logits, codes, k)
         for i in range(6):
             top = np.argsort(-logits[i].numpy(), kind="stable")[:k]
             assert np.allclose(u[i].numpy(), cons.codes[top].mean(0))
     # K = 1 is the arg-max sub-class's code; three same-class codes average back to the centre
-    assert np.array_equal(sign(dshc.topk_code(logits, codes, 1)), cons.codes[logits.argmax(1).numpy()])
+    assert np.array_equal(sign(codebooks.topk_code(logits, codes, 1)), cons.codes[logits.argmax(1).numpy()])
     three = torch.full((1, cons.num_subclasses), -10.0)
     three[0, cons.subclasses_of(1)[[0, 2, 4]]] = 5.0
-    assert np.array_equal(sign(dshc.topk_code(three, codes, 3))[0], cons.centres[1])
+    assert np.array_equal(sign(codebooks.topk_code(three, codes, 3))[0], cons.centres[1])
     with pytest.raises(ValueError):
-        dshc.topk_code(logits, codes, cons.num_subclasses + 1)
+        codebooks.topk_code(logits, codes, cons.num_subclasses + 1)
 
 
 def test_dshc_net_forward():
     torch.manual_seed(0)
-    net = dshc.dshc_model(20, 10, backbone="vgg11_bn", width=0.0625, input_size=32, topk=2)
+    net = dshc_models.dshc_model(20, 10, backbone="vgg11_bn", width=0.0625, input_size=32, topk=2)
     net.eval()
     out = net(torch.randn(3, 3, 32, 32))
     assert out.logits.shape == (3, 210) and out.u.shape == (3, 20)
-    assert torch.allclose(out.u, dshc.topk_code(out.logits, net.codes, 2))
-    kbc_net = dshc.dshc_model(10, 10, backbone="vgg11_bn", width=0.0625, input_size=32, construction="kbc")
+    assert torch.allclose(out.u, codebooks.topk_code(out.logits, net.codes, 2))
+    kbc_net = dshc_models.dshc_model(10, 10, backbone="vgg11_bn", width=0.0625, input_size=32, construction="kbc")
     assert kbc_net.classifier.out_features == kbc_net.construction.num_subclasses
 
 
@@ -183,10 +188,10 @@ def test_resnet_backbone_for_paper_profile():
     from hashlib_core.models import BACKBONES, dshfmdf
 
     assert "resnet50" in BACKBONES
-    net = dshc.dshc_model(30, 10, backbone="resnet50", width=1.0, input_size=64)
+    net = dshc_models.dshc_model(30, 10, backbone="resnet50", width=1.0, input_size=64)
     assert net.classifier.in_features == 2048
     with pytest.raises(ValueError, match="width"):
-        dshc.dshc_model(30, 10, backbone="resnet50", width=0.5, input_size=64)
+        dshc_models.dshc_model(30, 10, backbone="resnet50", width=0.5, input_size=64)
     # the comparison methods' fc1 model runs on the same backbone (global feature only)
     if BACKBONES["resnet50"].__name__ == "resnet50_global_backbone":
         m = dshfmdf(backbone="resnet50", bits=30, variant="fc1", width=1.0, input_size=64).eval()
@@ -201,7 +206,7 @@ def test_multilabel_loss_is_eq3():
     torch.manual_seed(0)
     x = torch.randn(4, 6)
     y = (torch.rand(4, 6) > 0.5).float()
-    loss, _ = dshc.SoftMarginMultiLabelLoss()((x, x), y, None)
+    loss, _ = dshc_losses.SoftMarginMultiLabelLoss()(HashOutput(x, x), Batch(None, y, None))
     direct = -(y * torch.log(1 / (1 + torch.exp(-x))) + (1 - y) * torch.log(1 / (1 + torch.exp(x)))).mean()
     assert torch.allclose(loss, direct, atol=1e-6)
     assert torch.allclose(loss, torch.nn.MultiLabelSoftMarginLoss()(x, y), atol=1e-6)
@@ -209,7 +214,7 @@ def test_multilabel_loss_is_eq3():
 
 def test_multilabel_code_is_predicted_multi_hot():
     torch.manual_seed(0)
-    net = dshc.dshc_multilabel_model(10, backbone="vgg11_bn", width=0.0625, input_size=32).eval()
+    net = dshc_models.dshc_multilabel_model(10, backbone="vgg11_bn", width=0.0625, input_size=32).eval()
     out = net(torch.randn(5, 3, 32, 32))
     codes = sign(out.u)
     predicted = (torch.sigmoid(out.logits) >= 0.5).numpy()
@@ -222,13 +227,13 @@ def test_multilabel_distance_and_map_direct():
     d = np.where(rng.random((30, 5)) < 0.4, 1, -1).astype(np.int8)
     ql = (rng.random((7, 5)) < 0.4).astype(np.uint8)
     dl = (rng.random((30, 5)) < 0.4).astype(np.uint8)
-    dist = dshc.multilabel_distance(q, d)
+    dist = label_codes.multilabel_distance(q, d)
     for i in range(7):
         for j in range(30):
             bq, bd = (q[i] > 0).astype(int), (d[j] > 0).astype(int)
             assert dist[i, j] == 5 - int(bq @ bd)  # 2 x (L - <b_q, b_d>) / 2
     # distance differs between "both 1" and "both 0": codes sharing only zeros are far
-    assert dshc.multilabel_distance(np.array([[-1, -1]]), np.array([[-1, -1]]))[0, 0] == 2
+    assert label_codes.multilabel_distance(np.array([[-1, -1]]), np.array([[-1, -1]]))[0, 0] == 2
     for topk in (None, 10):
         aps = []
         for i in range(7):
@@ -236,15 +241,15 @@ def test_multilabel_distance_and_map_direct():
             rel = (dl[order] @ ql[i]) > 0
             hits = np.cumsum(rel)
             aps.append(float((hits / np.arange(1, len(rel) + 1))[rel].mean()) if rel.any() else 0.0)
-        assert dshc.multilabel_map(q, d, ql, dl, topk) == pytest.approx(np.mean(aps))
+        assert label_codes.multilabel_map(q, d, ql, dl, topk) == pytest.approx(np.mean(aps))
 
 
 # --- helpers and a tiny run through the runner -----------------------------------------------
 
 def test_last_epochs_seconds():
     hist = [{"seconds": float(s)} for s in range(1, 13)]
-    assert dshc.last_epochs_seconds(hist) == sum(range(3, 13))
-    assert dshc.last_epochs_seconds(hist[:3]) == 6.0
+    assert p004.last_epochs_seconds(hist) == sum(range(3, 13))
+    assert p004.last_epochs_seconds(hist[:3]) == 6.0
 
 
 @pytest.fixture
@@ -265,11 +270,11 @@ def test_with_train_subset_keeps_query_and_database():
     from hashlib_core.runner import make_config
 
     cpu = make_config("cpu", "dshc", "cifar10-dshc", 30, 0)
-    sub = dshc.with_train_subset(cpu, 5000)
+    sub = p004.with_train_subset(cpu, 5000)
     assert sub.subset == {"query": None, "database": None, "train": 5000} and sub.key() != cpu.key()
-    assert dshc.with_train_subset(cpu, 0) is cpu
+    assert p004.with_train_subset(cpu, 0) is cpu
     smoke = make_config("smoke", "dshc", "cifar10-dshc", 30, 0)
-    assert dshc.with_train_subset(smoke, 5000) is smoke  # the smoke profile's own subset wins
+    assert p004.with_train_subset(smoke, 5000) is smoke  # the smoke profile's own subset wins
 
 
 def test_tiny_run_is_deterministic(dshc_cache):
@@ -284,14 +289,14 @@ def test_tiny_run_is_deterministic(dshc_cache):
     assert np.array_equal(a.query_codes, b.query_codes) and np.array_equal(a.db_codes, b.db_codes)
     assert a.metrics["map"] == b.metrics["map"]
     # every code is the code of some sub-class (K = 1)
-    cons = dshc.cpbc(10, 2)
-    assert (dshc.code_to_subclass(cons, a.db_codes) >= 0).all()
+    cons = codebooks.cpbc(10, 2)
+    assert (codebooks.code_to_subclass(cons, a.db_codes) >= 0).all()
     assert set(a.history[0]) >= {"loss", "ce", "acc", "seconds"}
 
 
 def test_tsne_2d_is_deterministic_on_tiny_input():
-    codes = dshc.cpbc(3, 2).codes  # 21 codes: perplexity is capped at (n - 1) / 3
-    a, b = dshc.tsne_2d(codes, 30.0, 0), dshc.tsne_2d(codes, 30.0, 0)
+    codes = codebooks.cpbc(3, 2).codes  # 21 codes: perplexity is capped at (n - 1) / 3
+    a, b = p004.tsne_2d(codes, 30.0, 0), p004.tsne_2d(codes, 30.0, 0)
     assert a.shape == (21, 2) and np.allclose(a, b)
 
 
@@ -311,13 +316,13 @@ def test_resnet50_imagenet_goes_through_torchvision_weights_api_and_a_saved_file
         return fake
 
     monkeypatch.setattr(tv_api, "load_state_dict_from_url", _fake_load)
-    net = dshc.dshc_model(30, 10, backbone="resnet50", width=1.0, input_size=64, weights="imagenet", progress=False)
+    net = dshc_models.dshc_model(30, 10, backbone="resnet50", width=1.0, input_size=64, weights="imagenet", progress=False)
     assert calls == [torchvision.models.ResNet50_Weights.IMAGENET1K_V1.url]
     got = net.backbone.net.state_dict()
     assert all(torch.equal(got[k], v) for k, v in fake.items() if not k.startswith("fc."))
     path = tmp_path / "resnet50.pth"
     torch.save(fake, path)
-    from_file = dshc.dshc_model(30, 10, backbone="resnet50", width=1.0, input_size=64, weights=str(path))
+    from_file = dshc_models.dshc_model(30, 10, backbone="resnet50", width=1.0, input_size=64, weights=str(path))
     assert torch.equal(from_file.backbone.net.conv1.weight, fake["conv1.weight"])
 
 
@@ -339,7 +344,7 @@ def _table_runs():
 def test_table1_puts_the_papers_rerun_value_beside_our_mean():
     from hashlib_core.reported import reported
 
-    t = dshc.table1(_table_runs(), reported("004", "table1"), {"cifar10-dshc": "cifar10", "cifar10-mosaic": "nuswide21"})
+    t = p004.table1(_table_runs(), reported("004", "table1"), {"cifar10-dshc": "cifar10", "cifar10-mosaic": "nuswide21"})
     row = t[(t.method == "dshc") & (t.protocol == "cifar10-dshc")].iloc[0]
     assert row["map"] == pytest.approx(0.81) and row["n_seeds"] == 2 and row["paper"] == pytest.approx(0.9431)
     assert row["diff"] == pytest.approx(0.81 - 0.9431)
@@ -347,7 +352,7 @@ def test_table1_puts_the_papers_rerun_value_beside_our_mean():
     assert dpsh["paper"] == pytest.approx(0.887) and dpsh["paper bits"] == 30  # the bracketed re-run, not 0.781 @32
     ml = t[(t.method == "dpsh") & (t.protocol == "cifar10-mosaic")].iloc[0]
     assert ml["paper"] == pytest.approx(0.722) and ml["paper bits"] == 24
-    assert dshc.table1_paper_value(reported("004", "table1"), "nosuch", "cifar10")[1] is None
+    assert p004.table1_paper_value(reported("004", "table1"), "nosuch", "cifar10")[1] is None
 
 
 def test_table2_and_the_ordering_claims_follow_the_runs():
@@ -357,12 +362,12 @@ def test_table2_and_the_ordering_claims_follow_the_runs():
 
     runs = _table_runs()
     runs2 = runs[runs.protocol == "cifar10-dshc"].assign(bits=60)
-    t2 = dshc.table2(runs2, reported("004", "table2"))
+    t2 = p004.table2(runs2, reported("004", "table2"))
     assert set(t2.method) == {"dshc", "dpsh"} and t2["paper map"].notna().all()
-    claims = pd.DataFrame(dshc.comparison_claims(runs, runs2, ["dpsh"], "cifar10-mosaic", 30, 60))
+    claims = pd.DataFrame(p004.comparison_claims(runs, runs2, ["dpsh"], "cifar10-mosaic", 30, 60))
     assert list(claims.reproduced) == ["yes", "yes", "no", "yes"]  # the stand-in row: 0.60 < 0.65
     slower = runs2.assign(runtime_last10_s=lambda d: d.runtime_last10_s.where(d.method != "dshc", 99.0))
-    last = dshc.comparison_claims(runs, slower, ["dpsh"], "cifar10-mosaic", 30, 60)[-1]
+    last = p004.comparison_claims(runs, slower, ["dpsh"], "cifar10-mosaic", 30, 60)[-1]
     assert last["reproduced"] == "no"
-    no_table2 = dshc.comparison_claims(runs, runs2[runs2.method == "dshc"], ["dpsh"], "cifar10-mosaic", 30, 60)
+    no_table2 = p004.comparison_claims(runs, runs2[runs2.method == "dshc"], ["dpsh"], "cifar10-mosaic", 30, 60)
     assert [c["claim"][:7] for c in no_table2] == ["Table 1", "Table 1"]  # no Table 2 claims without its runs

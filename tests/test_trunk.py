@@ -1,5 +1,6 @@
 """Frozen-trunk training (hashlib_core.trunk): cached taps are the trunk's taps, are reused, and a
 frozen run trains the head only, deterministically."""
+import dataclasses
 import numpy as np
 import pytest
 import torch
@@ -87,7 +88,7 @@ def test_frozen_run_trains_only_the_head_and_is_deterministic(isolated_cache, mo
         seen["trunk0"] = {k: v.clone() for k, v in model.backbone.state_dict().items()}
         return model
 
-    monkeypatch.setitem(methods.METHODS, "dshfmdf", methods.dataclasses.replace(methods.METHODS["dshfmdf"],
+    monkeypatch.setitem(methods.METHODS, "dshfmdf", dataclasses.replace(methods.METHODS["dshfmdf"],
                                                                                build_model=spy))
     config = make_config("smoke", "dshfmdf", "cifar10-dshfmdf", 12, 0, recipe="lite0",
                          train={"epochs": 8})
@@ -119,12 +120,12 @@ def test_a_cache_with_more_taps_serves_a_variant_needing_fewer(isolated_cache):
 
 
 def test_dshc_and_baselines_train_on_the_same_cached_trunk(isolated_cache):
-    from hashlib_core import dshc
+    from hashlib_core.papers import p004_dshc
 
     (fused,) = [run(make_config("smoke", "dshfmdf", "cifar10-dshfmdf", 12, 0, recipe="lite0"),
                     progress=False, verbose=False)]
     folders = {p.name for p in (isolated_cache / "trunk").glob("*/*")}
-    (c,) = dshc.configs("smoke", "dshc", "cifar10-dshfmdf", [10], [0], recipe="lite0", train={"augment": False})
+    (c,) = p004_dshc.configs("smoke", "dshc", "cifar10-dshfmdf", [10], [0], recipe="lite0", train={"augment": False})
     r = run(c, progress=False, verbose=False)
     d = run(make_config("smoke", "dpsh", "cifar10-dshfmdf", 12, 0, recipe="lite0", train={"augment": False}),
             progress=False, verbose=False)

@@ -33,7 +33,7 @@ import numpy as np
 from hashlib_core import codes as codes_mod
 from hashlib_core.codes import sign_like as _sgn
 
-__all__ = ["LSH", "PCAH", "ITQ", "SH", "SDH", "KSH", "SHALLOW", "hyper_parameters"]
+__all__ = ["LSH", "PCAH", "ITQ", "SH", "SDH", "KSH", "SHALLOW", "make_shallow", "hyper_parameters"]
 
 
 def _as2d(X) -> np.ndarray:
@@ -303,6 +303,12 @@ class KSH(_Kernel):
 
 
 SHALLOW: Dict[str, type] = {"lsh": LSH, "pcah": PCAH, "itq": ITQ, "sh": SH, "sdh": SDH, "ksh": KSH}
+
+
+def make_shallow(name: str, **params) -> ShallowHash:
+    if name not in SHALLOW:
+        raise ValueError(f"unknown shallow method {name!r}; known: {sorted(SHALLOW)}")
+    return SHALLOW[name](**params)
 
 
 def hyper_parameters(name: str) -> Dict[str, Any]:
