@@ -16,6 +16,7 @@ from .common import (
 )
 from .dshfmdf import VGG_CONFIGS, VGGBackbone, dshfmdf, load_vgg_weights, map_torchvision_vgg_state_dict
 from .efficientnet_lite import EfficientNetLite0, EfficientNetLite0Backbone, efficientnet_lite0  # registers "efficientnet_lite0"
+from .resnet import RESNET_CONFIGS, ResNetBackbone, load_resnet_weights  # registers "resnet18|34|50|101" (before hashlib_core.dshc can)
 
 __all__ = [
     "BACKBONES",
