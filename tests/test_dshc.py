@@ -190,14 +190,11 @@ def test_resnet_backbone_for_paper_profile():
     assert "resnet50" in BACKBONES
     net = dshc_models.dshc_model(30, 10, backbone="resnet50", width=1.0, input_size=64)
     assert net.classifier.in_features == 2048
-    with pytest.raises(ValueError, match="width"):
-        dshc_models.dshc_model(30, 10, backbone="resnet50", width=0.5, input_size=64)
+    # the multi-tap ResNet of hashlib_core.models.resnet scales its width
+    assert dshc_models.dshc_model(30, 10, backbone="resnet50", width=0.5, input_size=64).classifier.in_features == 1024
     # the comparison methods' fc1 model runs on the same backbone (global feature only)
-    if BACKBONES["resnet50"].__name__ == "resnet50_global_backbone":
-        m = dshfmdf(backbone="resnet50", bits=30, variant="fc1", width=1.0, input_size=64).eval()
-        assert m(torch.randn(2, 3, 64, 64)).u.shape == (2, 30)
-        with pytest.raises(ValueError, match="global feature"):
-            dshfmdf(backbone="resnet50", bits=30, variant="fused", width=1.0, input_size=64)
+    m = dshfmdf(backbone="resnet50", bits=30, variant="fc1", width=1.0, input_size=64).eval()
+    assert m(torch.randn(2, 3, 64, 64)).u.shape == (2, 30)
 
 
 # --- multi-label path ------------------------------------------------------------------------
@@ -318,12 +315,12 @@ def test_resnet50_imagenet_goes_through_torchvision_weights_api_and_a_saved_file
     monkeypatch.setattr(tv_api, "load_state_dict_from_url", _fake_load)
     net = dshc_models.dshc_model(30, 10, backbone="resnet50", width=1.0, input_size=64, weights="imagenet", progress=False)
     assert calls == [torchvision.models.ResNet50_Weights.IMAGENET1K_V1.url]
-    got = net.backbone.net.state_dict()
+    got = net.backbone.state_dict()
     assert all(torch.equal(got[k], v) for k, v in fake.items() if not k.startswith("fc."))
     path = tmp_path / "resnet50.pth"
     torch.save(fake, path)
     from_file = dshc_models.dshc_model(30, 10, backbone="resnet50", width=1.0, input_size=64, weights=str(path))
-    assert torch.equal(from_file.backbone.net.conv1.weight, fake["conv1.weight"])
+    assert torch.equal(from_file.backbone.conv1.weight, fake["conv1.weight"])
 
 
 def _table_runs():

@@ -10,6 +10,7 @@
 | cifar10-mosaic    | NUS-WIDE-21 stand-in (000, 004) | 2,100  | 20,000   | 10,500 (⊂ db) | 5000 |
 | nuswide21         | list files, DeepHash-pytorch    | test.txt | database.txt | train.txt or 10,500 ⊂ db | 5000 |
 | mscoco            | list files, DeepHash-pytorch    | test.txt | database.txt | train.txt or 10,000 ⊂ db | 5000 |
+| cifar10-mosaic-coco | MS-COCO stand-in (001 §3.1)   | 5,000  | 20,000   | 10,000 (⊂ db) | 5000 |
 
 Splits are drawn with ``numpy.random.default_rng(seed)`` and saved (atomically) to
 ``<cache_dir>/<name>-seed<seed>[-sub-...].npz`` together with a sha256 checksum of the index arrays,
@@ -34,7 +35,9 @@ import numpy as np
 from ..paths import atomic_path, data_root, splits_dir
 from .cifar import DatasetNotFoundError, ImageArrays, load_cifar10
 from .listfile import load_list_file
-from .mosaic import MOSAIC_K_PROBS, MOSAIC_SIZES, build_mosaic_table, mosaic_labels
+from .coco import MSCOCO_SIZES
+from .mosaic import (COCO_MOSAIC_K_PROBS, COCO_MOSAIC_SIZES, MOSAIC_K_PROBS, MOSAIC_SIZES, build_mosaic_table,
+                     mosaic_labels)
 from .sources import ArraySource, FileSource, ImageSource, MosaicSource
 
 __all__ = [
@@ -171,6 +174,15 @@ class _MosaicContext(_CifarContext):
         return MosaicSource(self.arrays.images, tiles, self.labels(part, tiles), self.class_names)
 
 
+class _MosaicCocoContext(_MosaicContext):
+    """``cifar10-mosaic-coco``: the mosaic label model at the MS-COCO protocol's sizes."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.fingerprint = dict(self.fingerprint, mosaic_k_probs=list(COCO_MOSAIC_K_PROBS),
+                                mosaic_sizes=dict(COCO_MOSAIC_SIZES))
+
+
 _LIST_LAYOUT = {
     # name: (folder under root, default training size when train.txt is absent, queries expected)
     "nuswide21": ("nuswide_21", 10_500, 2_100),
@@ -302,6 +314,20 @@ def _compute_mosaic(ctx: _MosaicContext, seed: int) -> dict:
     return {"query": query, "database": database, "train": database[rows]}
 
 
+def _compute_mosaic_coco(ctx: _MosaicCocoContext, seed: int) -> dict:
+    # As _compute_mosaic (same pools, same draw order), at paper 001 §3.1's sizes.
+    a = ctx.arrays
+    n_train_official = int(a.n_train or 50_000)
+    rng = np.random.default_rng(seed)
+    all_idx = np.arange(len(a), dtype=np.int64)
+    q_pool, d_pool = all_idx[n_train_official:], all_idx[:n_train_official]
+    sizes = COCO_MOSAIC_SIZES
+    query = build_mosaic_table(rng, a.labels, q_pool, sizes["query"], ctx.num_classes, COCO_MOSAIC_K_PROBS)
+    database = build_mosaic_table(rng, a.labels, d_pool, sizes["database"], ctx.num_classes, COCO_MOSAIC_K_PROBS)
+    rows = np.sort(rng.choice(len(database), sizes["train"], replace=False))
+    return {"query": query, "database": database, "train": database[rows]}
+
+
 def _compute_listfile(ctx: _ListContext, seed: int) -> dict:
     n_db = len(ctx.data["database"][0])
     out = {"query": np.arange(len(ctx.data["query"][0]), dtype=np.int64),
@@ -340,6 +366,20 @@ def _check_listfile(arrays: dict, ctx: _ListContext) -> None:
     if overlap:
         warnings.warn(f"{ctx.fingerprint['dataset']}: {len(overlap)} images are both in test.txt and "
                       f"database.txt (e.g. {sorted(overlap)[0]})", stacklevel=3)
+
+
+def _check_mscoco(arrays: dict, ctx: _ListContext) -> None:
+    """The list-file checks, and a warning when the lists are not paper 001 §3.1's protocol
+    (5,000 queries, 10,000 training images, 80 categories): tables then say "mscoco" for another split."""
+    _check_listfile(arrays, ctx)
+    n_query = len(ctx.data["query"][0])
+    n_train = len(ctx.data["train"][0]) if ctx.train_from_file else min(ctx.default_train, len(ctx.data["database"][0]))
+    got = {"queries": n_query, "training images": n_train, "categories": ctx.num_classes}
+    want = {"queries": MSCOCO_SIZES["query"], "training images": MSCOCO_SIZES["train"], "categories": 80}
+    off = [f"{got[k]} {k} (paper: {want[k]})" for k in want if got[k] != want[k]]
+    if off:
+        warnings.warn(f"mscoco lists in {ctx.folder} differ from paper 001's MS-COCO protocol: " + ", ".join(off),
+                      stacklevel=3)
 
 
 @dataclass(frozen=True)
@@ -388,11 +428,20 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         True, 5000, lambda root: _ListContext("nuswide21", root), _compute_listfile,
         lambda a, ctx: _check_listfile(a, ctx)),
     "mscoco": ProtocolSpec(
-        "mscoco", "001 (MDFF-SH, MS-COCO)", "tables",
+        "mscoco", "001 (MDFF-SH, MS-COCO)", "001 §3.1",
         "MS-COCO (80 classes) from list files: test.txt queries (5,000), database.txt, train.txt "
-        "(10,000) or 10,000 drawn from the database with the seed; mAP@5000.",
+        "(10,000) or 10,000 drawn from the database with the seed; mAP@5000. "
+        "hashlib_core.data.coco.write_coco_lists writes the lists from the official annotations.",
         True, 5000, lambda root: _ListContext("mscoco", root), _compute_listfile,
-        lambda a, ctx: _check_listfile(a, ctx)),
+        lambda a, ctx: _check_mscoco(a, ctx)),
+    "cifar10-mosaic-coco": ProtocolSpec(
+        "cifar10-mosaic-coco", "001 MS-COCO stand-in", "001 §3.1",
+        "2x2 mosaics (64x64) of CIFAR-10 images as cifar10-mosaic, at the MS-COCO protocol's sizes: "
+        "5,000 query mosaics from test-set images, 20,000 database mosaics from train-set images, "
+        "10,000 training mosaics from the database; mAP@5000. 10 labels, 1.9 per image: not COCO's "
+        "80 categories and ~2.9 labels per image.",
+        True, 5000, lambda root: _MosaicCocoContext(root), _compute_mosaic_coco,
+        lambda a, ctx: _check_mosaic(a)),
 }
 
 

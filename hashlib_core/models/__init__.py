@@ -7,7 +7,7 @@ continuous code) and ``logits``.
 | ``multiscale.py`` | the multi-scale fusion hash head (paper 000 §3.2, paper 001) |
 | ``vgg.py`` | VGG-11/13/16/19 trunks (paper 000) |
 | ``efficientnet_lite.py`` | ImageNet EfficientNet-Lite0 (offline weights) |
-| ``resnet_global.py`` | torchvision ResNets, global feature only (paper 004's backbone) |
+| ``resnet.py`` | multi-tap ResNet-18/34/50/101 trunks (papers 001, 004) |
 | ``dshfmdf.py`` | ``dshfmdf(...)`` (paper 000) and ``fc1_hashnet(...)`` (the deep baselines' network) |
 | ``dshc.py`` | DSHC's sub-class classifiers (paper 004) |
 
@@ -29,7 +29,7 @@ from .common import (
 from .multiscale import VARIANTS, MultiScaleHashHead, MultiScaleHashNet, multiscale_hashnet, normalize_variant
 from .vgg import VGG_CONFIGS, VGGBackbone, load_vgg_weights, map_torchvision_vgg_state_dict
 from .efficientnet_lite import EfficientNetLite0, EfficientNetLite0Backbone, efficientnet_lite0
-from .resnet_global import ResNetGlobalBackbone
+from .resnet import RESNET_CONFIGS, ResNetBackbone, load_resnet_weights
 from .dshfmdf import dshfmdf, fc1_hashnet
 from .dshc import DSHCMultiLabelNet, DSHCNet, dshc_model, dshc_multilabel_model
 
@@ -38,5 +38,5 @@ __all__ = [
     "MultiScaleHashNet", "VGGBackbone", "VGG_CONFIGS", "build_backbone", "count_parameters", "dshfmdf",
     "fc1_hashnet", "load_vgg_weights", "map_torchvision_vgg_state_dict", "multiscale_hashnet", "normalize_variant",
     "parameter_groups", "register_backbone", "EfficientNetLite0", "EfficientNetLite0Backbone", "efficientnet_lite0",
-    "ResNetGlobalBackbone", "DSHCNet", "DSHCMultiLabelNet", "dshc_model", "dshc_multilabel_model",
+    "RESNET_CONFIGS", "ResNetBackbone", "load_resnet_weights", "DSHCNet", "DSHCMultiLabelNet", "dshc_model", "dshc_multilabel_model",
 ]
