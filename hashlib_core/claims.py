@@ -133,8 +133,9 @@ def _compare_cells(a_name, b_name, a: pd.Series, b: pd.Series, min_seeds: int, z
     seeds_a = set(a.index.get_level_values("seed"))
     seeds_b = set(b.index.get_level_values("seed"))
     if seeds_a != seeds_b:
-        notes.append(f"paired on the {n} seed(s) both have; {a_name} only: {sorted(seeds_a - seeds_b)}, "
-                     f"{b_name} only: {sorted(seeds_b - seeds_a)}")
+        only = [f"{name} only: {sorted(extra)}" for name, extra in
+                ((a_name, seeds_a - seeds_b), (b_name, seeds_b - seeds_a)) if extra]
+        notes.append(f"paired on the {n} seed(s) both have; " + ", ".join(only))
     if min(na, nb) < min_seeds:
         return Comparison(str(a_name), str(b_name), mean_a, mean_b, na, nb, diff, se, n, "?",
                           "; ".join([f"fewer than {min_seeds} seeds ({a_name}: {na}, {b_name}: {nb})"] + notes))
@@ -191,11 +192,12 @@ def _row(claim: str, kind: str, arms: Sequence, means: Sequence[float], n_seeds:
             "verdict": verdict, "reason": reason, **extra}
 
 
-def _chain(comparisons: Sequence[Comparison]) -> tuple:
-    """Verdict of a chain of claimed ``a > b`` steps: every step must hold; one reversed step
-    refutes; the reason names the steps that did not hold."""
+def _chain(comparisons: Sequence[Comparison], better: str = "higher") -> tuple:
+    """Verdict of a chain of claimed steps ``a`` better than ``b``: every step must hold; one
+    reversed step refutes; the reason names the steps that did not hold."""
+    rel = ">" if better == "higher" else "<"
     if any(c.outcome == "<" for c in comparisons):
-        bad = [f"{c.b} > {c.a}" for c in comparisons if c.outcome == "<"]
+        bad = [f"{c.b} {rel} {c.a}" for c in comparisons if c.outcome == "<"]
         verdict, head = "refuted", "opposite order holds: " + ", ".join(bad)
     elif all(c.outcome == ">" for c in comparisons):
         verdict, head = "reproduced", f"every step > {SE_MULTIPLE:g} SE with the same sign in every seed"
@@ -207,26 +209,35 @@ def _chain(comparisons: Sequence[Comparison]) -> tuple:
 
 
 def ordering_claim(runs: pd.DataFrame, column: str, order: Sequence, claim: str, metric: str = "map", *,
-                   pair_on: Optional[Sequence[str]] = None, min_seeds: int = MIN_SEEDS,
-                   z: float = SE_MULTIPLE) -> dict:
+                   better: str = "higher", pair_on: Optional[Sequence[str]] = None,
+                   min_seeds: int = MIN_SEEDS, z: float = SE_MULTIPLE) -> dict:
     """"``order[0]`` > ``order[1]`` > ..." on ``metric`` (best first), each adjacent pair judged
     by :func:`compare` (paired on ``(bits, seed)`` cells, pooled over bits, seeds as replicates).
 
     Reproduced only if every adjacent pair is; refuted if any pair is reversed by the same rule;
     otherwise inconclusive (too few seeds, a gap within noise, signs that differ across seeds).
-    Same call shape as :func:`hashlib_core.tables.ordering_claim`.
+    ``better="lower"`` for metrics where less is better (e.g. a runtime): best first still, and
+    the differences are then ``next - previous``.  Same call shape as
+    :func:`hashlib_core.tables.ordering_claim`.
     """
+    if better not in ("higher", "lower"):
+        raise ValueError(f"better must be 'higher' or 'lower', got {better!r}")
     if len(order) < 2:
         raise ValueError(f"an ordering needs at least two arms, got {list(order)}")
     if len(set(order)) != len(order):
         raise ValueError(f"arms repeat in {list(order)}")
-    comps = [compare(runs, column, a, b, metric, pair_on=pair_on, min_seeds=min_seeds, z=z)
+    judged = runs
+    if better == "lower" and metric in runs.columns:  # judge "a below b" as "-a above -b"
+        judged = runs.assign(**{metric: -pd.to_numeric(runs[metric], errors="coerce")})
+    comps = [compare(judged, column, a, b, metric, pair_on=pair_on, min_seeds=min_seeds, z=z)
              for a, b in zip(order, order[1:])]
-    means = [comps[0].mean_a] + [c.mean_b for c in comps]
+    sign = 1.0 if better == "higher" else -1.0
+    means = [sign * comps[0].mean_a] + [sign * c.mean_b for c in comps]
     n_seeds = [comps[0].n_seeds_a] + [c.n_seeds_b for c in comps]
-    verdict, reason = _chain(comps)
-    return _row(claim, "ordering", order, means, n_seeds,
-                [(f"{c.a} − {c.b}", c.diff, c.se) for c in comps], verdict, reason, metric=metric)
+    verdict, reason = _chain(comps, better)
+    diffs = [(f"{c.a} − {c.b}", c.diff, c.se) if better == "higher" else (f"{c.b} − {c.a}", c.diff, c.se)
+             for c in comps]
+    return _row(claim, "ordering", order, means, n_seeds, diffs, verdict, reason, metric=metric, better=better)
 
 
 def _grid(runs: pd.DataFrame, column: str) -> list:
@@ -254,7 +265,9 @@ def trend_claim(runs: pd.DataFrame, claim: str, direction: str = "increases", co
     comps = list(zip(row["arms"], row["means"], row["n_seeds"]))[::-1] if direction == "increases" else \
         list(zip(row["arms"], row["means"], row["n_seeds"]))
     row.update(kind=f"trend ({direction})", arms=[f"{column}={a}" for a, _, _ in comps],
-               means=[m for _, m, _ in comps], n_seeds=[n for _, _, n in comps])
+               means=[m for _, m, _ in comps], n_seeds=[n for _, _, n in comps],
+               differences=[(f"{column}={a} − {column}={b}", d, se) for (_, d, se), (a, b)
+                            in zip(row["differences"], zip(order, order[1:]))])
     return row
 
 
@@ -431,7 +444,7 @@ def paired_bootstrap_claim(ap_a, ap_b, claim: str, arms: Sequence[str] = ("a", "
 # ----------------------------------------------------------------------------------------------
 
 _ROW_KEYS = {"claim", "kind", "arms", "means", "n_seeds", "differences", "verdict", "reason", "metric",
-             "peak", "tolerance", "interval", "n_queries"}
+             "better", "peak", "tolerance", "interval", "n_queries"}
 
 
 def claims_frame(rows: Iterable[dict], digits: int = 3) -> pd.DataFrame:
@@ -443,7 +456,8 @@ def claims_frame(rows: Iterable[dict], digits: int = 3) -> pd.DataFrame:
         if missing:
             raise ValueError(f"not a claim row (missing {sorted(missing)}): {r}")
         extra = {k: v for k, v in r.items() if k not in _ROW_KEYS}
-        sep = " > " if str(r.get("kind", "")).startswith("ordering") else " → "
+        ordering = str(r.get("kind", "")).startswith("ordering")
+        sep = (" < " if r.get("better") == "lower" else " > ") if ordering else " → "
         n = r["n_seeds"]
         if "n_queries" in r:
             seeds = f"per-query ({r['n_queries']} queries)"

@@ -100,6 +100,8 @@ def test_unequal_seed_sets_pair_only_common_seeds_and_say_so():
     assert row["differences"][0][1] == pytest.approx(0.10)
     assert row["verdict"] == "reproduced"
     assert "paired on the 3 seed(s) both have; a only: [0], b only: [4]" in row["reason"]
+    one_sided = C.ordering_claim(runs[runs.seed != 4], "model.variant", ["a", "b"], "a > b")
+    assert one_sided["reason"].endswith("paired on the 3 seed(s) both have; a only: [0]")
     # the arms' means are over all their own seeds
     assert row["means"] == pytest.approx([np.mean([0.30, 0.80, 0.81, 0.82]), np.mean([0.70, 0.71, 0.72, 0.95])])
 
@@ -136,6 +138,8 @@ def test_pooling_over_bits_pairs_cells_then_averages_within_seed():
 
 def test_bad_input_gets_one_clear_error():
     runs = runs_of({"a": [0.8, 0.8, 0.8], "b": [0.7, 0.7, 0.7]})
+    with pytest.raises(ValueError, match="better"):
+        C.ordering_claim(runs, "model.variant", ["a", "b"], "x", better="smaller")
     with pytest.raises(ValueError, match="no column.*'map@5000'"):
         C.ordering_claim(runs, "model.variant", ["a", "b"], "x", metric="map@5000")
     with pytest.raises(ValueError, match="no runs with model.variant == 'fusd'"):
@@ -146,6 +150,17 @@ def test_bad_input_gets_one_clear_error():
         C.ordering_claim(runs, "model.variant", ["a"], "x")
     with pytest.raises(ValueError, match="must contain 'seed'"):
         C.ordering_claim(runs, "model.variant", ["a", "b"], "x", pair_on=["bits"])
+
+
+def test_lower_is_better_for_runtimes():
+    # paper 004 Table 2: DSHC's last ten epochs faster than DPSH's
+    runs = runs_of({"dshc": [41.0, 42.5, 41.7], "dpsh": [400.0, 410.0, 407.0]}, column="method", metric="runtime_s")
+    row = C.ordering_claim(runs, "method", ["dshc", "dpsh"], "DSHC faster than DPSH", metric="runtime_s", better="lower")
+    assert row["verdict"] == "reproduced" and row["means"] == pytest.approx([41.733, 405.667], abs=1e-3)
+    assert row["differences"][0][0] == "dpsh − dshc" and row["differences"][0][1] == pytest.approx(363.933, abs=1e-3)
+    rev = C.ordering_claim(runs, "method", ["dpsh", "dshc"], "x", metric="runtime_s", better="lower")
+    assert rev["verdict"] == "refuted" and "dshc < dpsh" in rev["reason"]
+    assert C.claims_frame([row]).loc[0, "arms"] == "dshc < dpsh"
 
 
 # --- shapes ---------------------------------------------------------------------------------
@@ -223,6 +238,7 @@ def test_trend_with_bits():
     up = curve_runs([0.70, 0.75, 0.78, 0.80], column="bits", grid=bits)
     row = C.trend_claim(up, "MAP increases with bits")
     assert row["verdict"] == "reproduced" and row["arms"] == [f"bits={b}" for b in bits]
+    assert [d[0] for d in row["differences"]][-1] == "bits=24 − bits=12"
     assert row["means"] == pytest.approx([0.70, 0.75, 0.78, 0.80])
     assert C.trend_claim(up, "x", direction="falls")["verdict"] == "refuted"
     flat_end = curve_runs([0.70, 0.75, 0.78, 0.78], column="bits", grid=bits)
