@@ -136,6 +136,8 @@ def _compare_cells(a_name, b_name, a: pd.Series, b: pd.Series, min_seeds: int, z
         only = [f"{name} only: {sorted(extra)}" for name, extra in
                 ((a_name, seeds_a - seeds_b), (b_name, seeds_b - seeds_a)) if extra]
         notes.append(f"paired on the {n} seed(s) both have; " + ", ".join(only))
+    elif len(common) < max(len(a), len(b)):
+        notes.append(f"paired on the {len(common)} cells both have ({a_name}: {len(a)}, {b_name}: {len(b)})")
     if min(na, nb) < min_seeds:
         return Comparison(str(a_name), str(b_name), mean_a, mean_b, na, nb, diff, se, n, "?",
                           "; ".join([f"fewer than {min_seeds} seeds ({a_name}: {na}, {b_name}: {nb})"] + notes))

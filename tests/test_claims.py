@@ -134,6 +134,11 @@ def test_pooling_over_bits_pairs_cells_then_averages_within_seed():
     assert row["differences"][0][1] == pytest.approx(per_seed.mean())
     assert row["differences"][0][2] == pytest.approx(per_seed.std(ddof=1) / np.sqrt(3))
     assert row["n_seeds"] == [3, 3] and row["verdict"] == "reproduced"
+    # a bit length only one arm has is left out of the pairing, and the reason says so
+    partial = C.ordering_claim(runs_of({"a": a, "b": {12: b[12]}}), "model.variant", ["a", "b"], "a > b")
+    d12 = np.array(a[12]) - b[12]
+    assert partial["differences"][0][1] == pytest.approx(d12.mean())
+    assert "paired on the 3 cells both have (a: 6, b: 3)" in partial["reason"]
 
 
 def test_bad_input_gets_one_clear_error():
