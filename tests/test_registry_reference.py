@@ -22,8 +22,11 @@ def _config(case):
     model = dict(case.get("model") or {})
     if "features" in case:
         model["features"] = case["features"]
+    loss = dict(case.get("loss") or {})
+    if case["method"] == "dshfmdf":  # recorded before the sum-form objective; "mean" is that objective
+        loss["form"] = "mean"
     return runner.make_config(REFERENCE["profile"], case["method"], case["protocol"], case["bits"], REFERENCE["seed"],
-                              model=model or None, loss=case.get("loss"), train=case.get("train"),
+                              model=model or None, loss=loss or None, train=case.get("train"),
                               recipe=case.get("recipe"))
 
 

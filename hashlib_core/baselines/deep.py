@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hashlib_core.codes import sign_like as _sgn
-from hashlib_core.losses import CodeMemory, MemoryPairs, pairwise_likelihood_loss, similarity_matrix
+from hashlib_core.losses import CodeMemory, MemoryPairs, pairwise_likelihood_loss, similarity_matrix, sum_form_weight
 
 __all__ = [
     "MODEL_DEFAULTS",
@@ -114,7 +114,7 @@ def dpsh_loss(u: torch.Tensor, labels: torch.Tensor, u_other: Optional[torch.Ten
         j1 = pairwise_likelihood_loss(u, labels, other, lab_other)
         n_pairs, orient = n * other.shape[0], 2
     j2 = (_sgn(u).detach() - u).pow(2).sum(dim=1).mean()
-    w = eta * n / (orient * max(n_pairs, 1))
+    w = sum_form_weight(eta, n, n_pairs, orient)
     return j1 + w * j2, {"likelihood": float(j1.detach()), "quant": float(j2.detach()), "quant_weight": w}
 
 
@@ -350,7 +350,7 @@ def dsdh_loss(u: torch.Tensor, labels: torch.Tensor, b: torch.Tensor, u_other: O
         j1 = pairwise_likelihood_loss(u, labels, other, lab_other)
         n_pairs, orient = n * other.shape[0], 2
     j2 = (b.detach().to(u) - u).pow(2).sum(dim=1).mean()
-    w = eta * n / (orient * max(n_pairs, 1))
+    w = sum_form_weight(eta, n, n_pairs, orient)
     return j1 + w * j2, {"likelihood": float(j1.detach()), "coupling": float(j2.detach()), "coupling_weight": w}
 
 

@@ -44,6 +44,7 @@ register_method(Method(
     build_criterion=_criterion,
     encode_output=lambda output: output.u,
     defaults={"model": {"backbone": "vgg19_bn", "variant": "fused"},
-              "loss": {"beta": 0.01, "gamma": 0.1, "pairs": "memory"}},
+              "loss": {"beta": 0.01, "gamma": 0.1, "pairs": "memory", "form": "sum"}},
     paper="000",
+    version=2,  # 2: J1, J2, J3 in the paper's sum form (issue 13); loss.form "mean" gives version 1's objective
 ))
