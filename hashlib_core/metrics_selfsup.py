@@ -137,7 +137,8 @@ def table1_readings(query_codes, db_codes, query_labels, db_labels, k: int = 100
       queries in the database (put first): ``first_hit_self``;
     * ``nn_label`` / ``nn_label_self`` -- :func:`nn_label_prf`, disjoint / queries first in the
       database (single-label data only);
-    * ``map_at_<c>`` -- mAP@c for each c of ``map_cutoffs`` (≤ N), disjoint.
+    * ``map_at_<c>`` / ``map_at_<c>_self`` -- mAP@c for each c of ``map_cutoffs`` (≤ N), disjoint /
+      with the queries first in the database.
     """
     q, d = _check_pair(query_codes, db_codes)
     ql, dl = _labels_pair(query_labels, db_labels, q.shape[0], d.shape[0])
@@ -166,6 +167,8 @@ def table1_readings(query_codes, db_codes, query_labels, db_labels, k: int = 100
         if int(c) <= d.shape[0]:
             out[f"map_at_{int(c)}"] = {"map": metrics.mean_average_precision(q, d, ql, dl, topk=int(c),
                                                                               batch_size=batch_size)}
+            out[f"map_at_{int(c)}_self"] = {"map": metrics.mean_average_precision(*start, topk=int(c),
+                                                                                   batch_size=batch_size)}
     return out
 
 

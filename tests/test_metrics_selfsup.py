@@ -80,7 +80,7 @@ def test_table1_readings(problem):
     q, d, ql, dl = problem
     t = table1_readings(q, d, ql, dl, k=10000, map_cutoffs=(10, 1000))
     assert set(t) == {"main", "cutoff_10000", "queries_in_db", "queries_in_db_first", "first_hit",
-                      "first_hit_self", "nn_label", "nn_label_self", "map_at_10"}
+                      "first_hit_self", "nn_label", "nn_label_self", "map_at_10", "map_at_10_self"}
     assert t["main"]["map"] == pytest.approx(metrics.mean_average_precision(q, d, ql, dl))
     # "@10000" as a cut-off beyond the 120-item database: everything is retrieved
     c = t["cutoff_10000"]
@@ -90,6 +90,7 @@ def test_table1_readings(problem):
     start = with_queries_in_database(q, d, ql, dl, "start")
     assert t["first_hit_self"]["precision"] == first_hit_precision(*start)
     assert t["queries_in_db_first"]["map"] == pytest.approx(metrics.mean_average_precision(*start))
+    assert t["map_at_10_self"]["map"] == pytest.approx(metrics.mean_average_precision(*start, topk=10))
     assert t["map_at_10"]["map"] == pytest.approx(metrics.mean_average_precision(q, d, ql, dl, topk=10))
 
 

@@ -35,8 +35,11 @@ def grayscale_minmax_batch(images_uint8_nhwc: Union[np.ndarray, torch.Tensor], s
     ``scope="image"``: min-max over each image's own pixels (our reading of §III);
     ``scope="global"``: the fixed uint8 range, x / 255.
     """
-    t = torch.as_tensor(np.ascontiguousarray(images_uint8_nhwc)
-                        if isinstance(images_uint8_nhwc, np.ndarray) else images_uint8_nhwc)
+    if isinstance(images_uint8_nhwc, np.ndarray):
+        arr = np.ascontiguousarray(images_uint8_nhwc)
+        t = torch.from_numpy(arr if arr.flags.writeable else arr.copy())  # torch wants writable memory
+    else:
+        t = torch.as_tensor(images_uint8_nhwc)
     if t.dtype != torch.uint8 or t.dim() != 4 or t.shape[-1] not in (1, 3):
         raise ValueError(f"grayscale_minmax_batch expects uint8 (N, H, W, 3) or (N, H, W, 1) images, "
                          f"got {t.dtype} {tuple(t.shape)}")
