@@ -18,7 +18,7 @@ from typing import Dict, Tuple
 import torch
 import torch.nn.functional as F
 
-__all__ = ["vae_loss", "kl_to_standard_normal", "VAECriterion", "RECON_KINDS"]
+__all__ = ["vae_loss", "kl_to_standard_normal", "recon_kind", "VAECriterion", "RECON_KINDS"]
 
 RECON_KINDS = ("mse", "bce")
 Terms = Dict[str, float]

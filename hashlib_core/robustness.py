@@ -15,7 +15,7 @@ Perturbations of uint8 NHWC images (each returns uint8 of the same shape):
 from __future__ import annotations
 
 import io
-from typing import Callable, Dict, Iterable, Mapping, Optional, Union
+from typing import Callable, Dict, Iterable, Mapping, Union
 
 import numpy as np
 from PIL import Image
