@@ -18,9 +18,11 @@ from typing import Dict, Tuple
 import torch
 import torch.nn.functional as F
 
-__all__ = ["vae_loss", "kl_to_standard_normal", "recon_kind", "VAECriterion", "RECON_KINDS"]
+__all__ = ["vae_loss", "kl_to_standard_normal", "recon_kind", "VAECriterion", "RECON_KINDS", "LOSS_DEFAULTS"]
 
 RECON_KINDS = ("mse", "bce")
+#: the ``loss`` defaults of a registered paper-003 method (keyword arguments of :class:`VAECriterion`)
+LOSS_DEFAULTS = {"recon_weight": 1.0, "kl_weight": 1.0, "recon": "mse"}
 Terms = Dict[str, float]
 
 

@@ -81,3 +81,10 @@ def test_training_on_the_loss_polarizes_every_bit():
     loss, terms = crit((u.detach(),), labels, None)
     assert float(loss) == 0.0 and terms["polarized_fraction"] == 1.0
     assert torch.equal(torch.sign(u.detach()), crit.codes[labels])
+
+
+def test_loss_defaults_build_a_criterion():
+    from hashlib_core.baselines.dpn import LOSS_DEFAULTS
+
+    crit = DPNCriterion(num_classes=10, bits=32, seed=0, **LOSS_DEFAULTS)
+    assert crit.margin == 1.0 and crit.codes.shape == (10, 32)

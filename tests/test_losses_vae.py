@@ -71,3 +71,10 @@ def test_bad_arguments_are_refused():
         vae_loss(x_hat, x, mu[:, :3], logvar)
     with pytest.raises(ValueError, match="kl_weight"):
         VAECriterion(kl_weight=-1)
+
+
+def test_loss_defaults_build_a_criterion():
+    from hashlib_core.losses_vae import LOSS_DEFAULTS
+
+    crit = VAECriterion(**LOSS_DEFAULTS)
+    assert (crit.recon_weight, crit.kl_weight, crit.recon) == (1.0, 1.0, "mse")

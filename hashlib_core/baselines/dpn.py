@@ -29,9 +29,11 @@ from typing import Dict, Tuple
 import numpy as np
 import torch
 
-__all__ = ["dpn_loss", "dpn_target_codes", "dpn_targets", "DPNCriterion", "TARGET_KINDS"]
+__all__ = ["dpn_loss", "dpn_target_codes", "dpn_targets", "DPNCriterion", "TARGET_KINDS", "LOSS_DEFAULTS"]
 
 TARGET_KINDS = ("random", "hadamard")
+#: the ``loss`` defaults of a registered DPN method (keyword arguments of :class:`DPNCriterion`)
+LOSS_DEFAULTS = {"margin": 1.0, "targets": "random", "p": 0.5}
 Terms = Dict[str, float]
 
 
