@@ -294,8 +294,10 @@ def make_config(profile, method: str, protocol: str, bits: int, seed: int,
     spec = get_method(method)
     keys = spec.profile_keys
     prof_over = dict((prof.method_overrides or {}).get(method) or {})
-    if recipe is not None and not keys.train:
-        raise ValueError(f"recipe {recipe!r} does not apply to the {spec.family} method {method!r} "
+    if recipe is not None and not keys.recipes:
+        raise ValueError(f"recipe {recipe!r} does not apply to method {method!r} "
+                         f"(its network takes no backbone settings)" if keys.train else
+                         f"recipe {recipe!r} does not apply to the {spec.family} method {method!r} "
                          f"(it takes no network or training settings)")
     rec = prof.recipe(recipe)
     model_cfg = {**spec.defaults.get("model", {}), **{k: getattr(prof, k) for k in keys.model},

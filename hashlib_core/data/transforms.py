@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .grayscale import grayscale_minmax_batch
 from .sources import ImageSource
 
 __all__ = ["MEAN_STD", "resolve_mean_std", "make_transform", "to_tensor_batch", "ArrayDataset", "InputSpec",
@@ -105,8 +106,10 @@ def to_tensor_batch(images: Union[np.ndarray, torch.Tensor], input_size: Optiona
 
 class InputSpec:
     """What a network is fed, declared by its method: ``channels`` (3 = RGB, 1 = luminance) and
-    ``norm`` (a :data:`MEAN_STD` name, or ``"none"`` for [0, 1] values); the side length comes from
-    the run's ``input_size``. The trainer, the encoder and the trunk cache all call :meth:`prepare`,
+    ``norm`` (a :data:`MEAN_STD` name, ``"none"`` for [0, 1] values, or ``"minmax"``: each image's
+    luminance min-max scaled to [0, 1], paper 003 §III,
+    :func:`hashlib_core.data.grayscale.grayscale_minmax_batch`); the side length comes from the
+    run's ``input_size``. The trainer, the encoder and the trunk cache all call :meth:`prepare`,
     so a method's inputs are the same wherever they are computed."""
 
     __slots__ = ("channels", "norm")
@@ -114,11 +117,17 @@ class InputSpec:
     def __init__(self, channels: int = 3, norm: str = "imagenet"):
         if channels not in (1, 3):
             raise ValueError(f"InputSpec.channels must be 1 or 3, got {channels!r}")
-        if norm != "none" and norm not in MEAN_STD:
-            raise ValueError(f"InputSpec.norm must be one of {sorted(MEAN_STD) + ['none']}, got {norm!r}")
+        if norm not in ("none", "minmax") and norm not in MEAN_STD:
+            raise ValueError(f"InputSpec.norm must be one of {sorted(MEAN_STD) + ['none', 'minmax']}, got {norm!r}")
+        if norm == "minmax" and channels != 1:
+            raise ValueError("InputSpec.norm 'minmax' is paper 003's luminance input: channels must be 1")
         self.channels, self.norm = int(channels), str(norm)
 
     def prepare(self, images, input_size: Optional[int], device=None) -> torch.Tensor:
+        if self.norm == "minmax":
+            size = input_size or int(np.asarray(images).shape[1])
+            x = grayscale_minmax_batch(images, size)
+            return x.to(device) if device is not None else x
         return to_tensor_batch(images, input_size, mean_std=self.norm, grayscale=self.channels == 1, device=device)
 
     def key(self) -> dict:

@@ -29,26 +29,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-import numpy as np
-
-from hashlib_core import codes as codes_mod
+from hashlib_core.quantizers import SignQuantizer
 from hashlib_core.data.transforms import RGB_IMAGENET, InputSpec
 from hashlib_core.train import Batch
 
 __all__ = ["Method", "InputSpec", "Batch", "SignQuantizer", "ProfileKeys", "METHODS", "register_method",
            "get_method", "sign_quantizer", "DEEP_PROFILE_KEYS", "NO_PROFILE_KEYS"]
-
-
-class SignQuantizer:
-    """The usual encoding rule: ``sign`` with 0 -> +1 (:func:`hashlib_core.codes.sign`)."""
-
-    needs_fit = False
-
-    def fit(self, train_outputs) -> "SignQuantizer":
-        return self
-
-    def encode(self, outputs) -> np.ndarray:
-        return codes_mod.sign(outputs)
 
 
 def sign_quantizer(config, split) -> SignQuantizer:
@@ -58,14 +44,16 @@ def sign_quantizer(config, split) -> SignQuantizer:
 @dataclasses.dataclass(frozen=True)
 class ProfileKeys:
     """Which profile settings reach a method: model keys copied from the profile (``width``,
-    ``weights``), and whether the profile's training schedule and input size apply."""
+    ``weights``), whether the profile's training schedule and input size apply, and whether its
+    named recipes (e.g. ``lite0``: a pretrained backbone with a frozen trunk) do."""
 
     model: Sequence[str] = ()
     train: bool = False
     input_size: bool = False
+    recipes: bool = False
 
 
-DEEP_PROFILE_KEYS = ProfileKeys(model=("width", "weights"), train=True, input_size=True)
+DEEP_PROFILE_KEYS = ProfileKeys(model=("width", "weights"), train=True, input_size=True, recipes=True)
 NO_PROFILE_KEYS = ProfileKeys()
 
 

@@ -1,4 +1,4 @@
-"""The deep baselines at equal settings: DPSH, HashNet, DHN, DCH, CSQ, DSDH.
+"""The deep baselines at equal settings: DPSH, HashNet, DHN, DCH, CSQ, DSDH, DPN.
 
 Each is a criterion of :mod:`hashlib_core.baselines.deep` on the one shared network
 :func:`hashlib_core.models.fc1_hashnet` (the profile's trunk, its fc1 feature, one linear hash
@@ -11,6 +11,8 @@ from typing import Any, Callable, Dict, Tuple
 
 from hashlib_core.baselines.deep import (MODEL_DEFAULTS, CSQCriterion, DCHCriterion, DHNCriterion, DPSHCriterion,
                                          DSDHCriterion, HashNetCriterion)
+from hashlib_core.baselines.dpn import LOSS_DEFAULTS as DPN_DEFAULTS
+from hashlib_core.baselines.dpn import DPNCriterion
 from hashlib_core.models import fc1_hashnet
 
 from .base import Method, register_method
@@ -38,6 +40,9 @@ DEEP_BASELINES: Dict[str, Tuple[Callable, Dict[str, Any]]] = {
             {"lam": 1e-4}),
     "dsdh": (lambda config, split: DSDHCriterion(len(split.train), config.bits, split.num_classes, **dict(config.loss)),
              {"mu": 1.0, "nu": 0.1, "eta": 55.0, "dcc_sweeps": 1}),
+    # DPN (Fan et al., IJCAI 2020): paper 003 Table III / Fig. 6's supervised comparison
+    "dpn": (lambda config, split: DPNCriterion(split.num_classes, config.bits, seed=config.seed, **dict(config.loss)),
+            dict(DPN_DEFAULTS)),
 }
 
 for _name, (_criterion, _loss) in DEEP_BASELINES.items():
