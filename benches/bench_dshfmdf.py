@@ -61,7 +61,8 @@ def main() -> None:
         out.backward()
         trunk_opt.step()
 
-    xe = torch.randn(prof.encode_batch_size, 3, size, size)
+    enc_bs = prof.batch_size * 8  # hashlib_core.runner.encode_batch_size
+    xe = torch.randn(enc_bs, 3, size, size)
 
     @torch.no_grad()
     def encode_step():
@@ -72,7 +73,7 @@ def main() -> None:
     t_trunk = _time(trunk_step, args.steps)
     t_enc = _time(encode_step, max(3, args.steps // 4))
     train_ips = bs / t_train
-    enc_ips = prof.encode_batch_size / t_enc
+    enc_ips = enc_bs / t_enc
     run_s = 5000 * prof.epochs / train_ips + 60000 / enc_ips
     print(f"bench_dshfmdf: profile {prof.name}, vgg19_bn width {prof.width}, {size} px, batch {bs}, "
           f"{torch.get_num_threads()} thread(s), torch {torch.__version__}, {platform.machine()}")

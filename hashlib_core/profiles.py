@@ -31,7 +31,6 @@ class Profile:
     weight_decay: float
     seeds: tuple[int, ...]
     subset: Mapping[str, int] | None
-    encode_batch_size: int
     weights: str | None = None
     # per-method config overrides the profile needs, e.g. {"dshfmdf": {"loss": {"pairs": "batch"}}}
     method_overrides: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None
@@ -72,7 +71,6 @@ PROFILE_SCHEMA: dict[str, tuple[type, ...]] = {
     "weight_decay": (float, int),
     "seeds": (list,),
     "subset": (dict, type(None)),
-    "encode_batch_size": (int,),
     "weights": (str, type(None)),
     "method_overrides": (dict, type(None)),
     "recipes": (dict, type(None)),

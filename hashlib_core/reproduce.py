@@ -35,6 +35,14 @@ def registry() -> list[dict[str, Any]]:
     return [dict(e) for e in entries]
 
 
+def artefact_row(entry: dict[str, Any]) -> str:
+    """The first four cells of the README's artefact table for a registry entry: artefact,
+    notebook, params folder, the functions that compute it."""
+    stem = Path(entry["notebook"]).stem
+    funcs = ", ".join(f"`{name}`" for name in entry.get("computed_by", []))
+    return f"| {entry['artefact']} | `{entry['notebook']}` | `params/{stem}/` | {funcs} |"
+
+
 def params_path(stem: str, profile: str) -> Path:
     return repo_root() / "params" / stem / f"{profile}.yaml"
 

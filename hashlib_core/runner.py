@@ -222,7 +222,7 @@ def _train_and_evaluate(config: RunConfig, method: Method, progress: bool) -> Ru
     history = fit(model, criterion, train, settings, seed=config.seed, progress=progress,
                   desc=f"train {config.label()}", input_spec=spec)
     t1 = time.perf_counter()
-    enc_bs = int(dict(config.train).get("batch_size", 64)) * 8
+    enc_bs = encode_batch_size(config)
 
     def outputs(part, what):
         return encode(model, part, config.input_size, method.encode_output, batch_size=enc_bs, device=config.device,
@@ -241,6 +241,11 @@ def _train_and_evaluate(config: RunConfig, method: Method, progress: bool) -> Ru
                  "train_images_per_s": len(split.train) * settings.epochs / max(t1 - t0, 1e-9)},
         split_checksum=split.checksum,
     )
+
+
+def encode_batch_size(config: RunConfig) -> int:
+    """Images per forward pass when encoding: 8 training batches (no gradients are kept)."""
+    return int(dict(config.train).get("batch_size", 64)) * 8
 
 
 def _fit_and_evaluate(config: RunConfig, method: Method, progress: bool) -> RunResult:
