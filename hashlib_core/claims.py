@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "not_run",
     "VERDICTS",
     "MIN_SEEDS",
     "SE_MULTIPLE",
@@ -447,6 +448,13 @@ def paired_bootstrap_claim(ap_a, ap_b, claim: str, arms: Sequence[str] = ("a", "
 
 _ROW_KEYS = {"claim", "kind", "arms", "means", "n_seeds", "differences", "verdict", "reason", "metric",
              "better", "peak", "tolerance", "interval", "n_queries"}
+
+
+def not_run(claim: str, reason: str, arms: Sequence = ()) -> dict:
+    """The row of a claim that could not be judged because its runs were not made (e.g. a
+    comparison method that does not apply): verdict ``inconclusive``, the reason stated."""
+    return _row(claim, "not run", arms, [float("nan")] * len(arms), [0] * len(arms), [], "inconclusive",
+                f"not run: {reason}")
 
 
 def claims_frame(rows: Iterable[dict], digits: int = 3) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """Turning run results into the papers' tables: one long frame, then mean ± sd beside the paper.
 
 Notebooks stay thin: they choose which runs a table needs, call :func:`hashlib_core.runner.run_many`,
-then :func:`results_frame` → :func:`summarise` → :func:`beside_paper`.
+then :func:`results_frame` → :func:`summarise` → :func:`beside_paper`; the papers' claims are judged
+by :mod:`hashlib_core.claims`.
 """
 from __future__ import annotations
 
@@ -94,45 +95,3 @@ def format_cells(df: pd.DataFrame, metric: str = "map", digits: int = 3) -> pd.D
     if "diff" in out:
         out["diff"] = out["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.{digits}f}")
     return out
-
-
-def ordering_claim(runs: pd.DataFrame, column: str, order: Sequence[str], claim: str,
-                   metric: str = "map") -> dict:
-    """Does ``metric`` fall along ``order`` (best first)? Judged on the mean over bits and seeds,
-    with the per-bit count of agreeing cells and the largest seed sd as the spread."""
-    by_variant = runs.groupby(column)[metric].mean()
-    means = [float(by_variant.get(v, np.nan)) for v in order]
-    holds = bool(all(a > b for a, b in zip(means, means[1:])))
-    per_bits = runs.groupby(["bits", column])[metric].mean().unstack(column)
-    agree = int(sum(all(row.get(a, np.nan) > row.get(b, np.nan) for a, b in zip(order, order[1:]))
-                    for _, row in per_bits.iterrows()))
-    sd = runs.groupby(["bits", column])[metric].std(ddof=1)
-    spread = float(sd.max()) if sd.notna().any() else float("nan")
-    return {"claim": claim, "reproduced": "yes" if holds else "no",
-            "ours (mean mAP, in claimed order)": " > ".join(f"{v}={m:.3f}" for v, m in zip(order, means)),
-            "bit lengths agreeing": f"{agree}/{len(per_bits)}",
-            "max seed sd": "n/a (1 seed)" if np.isnan(spread) else f"{spread:.3f}"}
-
-
-def rise_then_flat_claim(x: Sequence[float], y: Sequence[float], claim: str, tolerance: float = 0.02) -> dict:
-    """The shape paper 000 §4.6 describes: y rises from the smallest x, then stays within
-    ``tolerance`` of its peak up to the largest x."""
-    order = np.argsort(np.asarray(list(x), dtype=float))
-    ys = np.asarray(list(y), dtype=float)[order]
-    rises = bool(ys.size > 1 and ys[1:].max() > ys[0])
-    flat = bool(ys.size > 1 and ys.max() - ys[-1] <= tolerance)
-    return {"claim": claim, "reproduced": "yes" if rises and flat else "no",
-            "ours": " → ".join(f"{v:.3f}" for v in ys),
-            "detail": f"rises: {rises}; last within {tolerance} of peak: {flat}"}
-
-
-def claims_table(claims: Iterable[dict]) -> pd.DataFrame:
-    return pd.DataFrame(list(claims))
-
-
-def claims_by_setting(runs: pd.DataFrame, claims_for) -> pd.DataFrame:
-    """The same claims judged separately for each network setting of ``runs`` (its ``setting``
-    column, see :func:`setting_label`): ``claims_for(runs_of_one_setting) -> [claim dict, ...]``."""
-    rows = [{"setting": setting, **claim}
-            for setting, sub in runs.groupby("setting", sort=False) for claim in claims_for(sub)]
-    return claims_table(rows)

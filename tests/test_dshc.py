@@ -338,6 +338,18 @@ def _table_runs():
     return pd.DataFrame(rows)
 
 
+def _three_seed_runs():
+    import pandas as pd
+
+    rows = [{"method": method, "protocol": protocol, "bits": bits, "seed": seed, "map": m + 0.003 * seed,
+             "map_tie_aware": m, "runtime_last10_s": (10.0 if method == "dshc" else 30.0) + seed, "train_s": 40.0}
+            for method, protocol, bits, m in [("dshc", "cifar10-dshc", 30, 0.80), ("dpsh", "cifar10-dshc", 30, 0.70),
+                                              ("dshc-multilabel", "cifar10-mosaic", 10, 0.60),
+                                              ("dpsh", "cifar10-mosaic", 24, 0.65)]
+            for seed in range(3)]
+    return pd.DataFrame(rows)
+
+
 def test_table1_puts_the_papers_rerun_value_beside_our_mean():
     from hashlib_core.reported import reported
 
@@ -361,10 +373,14 @@ def test_table2_and_the_ordering_claims_follow_the_runs():
     runs2 = runs[runs.protocol == "cifar10-dshc"].assign(bits=60)
     t2 = p004.table2(runs2, reported("004", "table2"))
     assert set(t2.method) == {"dshc", "dpsh"} and t2["paper map"].notna().all()
-    claims = pd.DataFrame(p004.comparison_claims(runs, runs2, ["dpsh"], "cifar10-mosaic", 30, 60))
-    assert list(claims.reproduced) == ["yes", "yes", "no", "yes"]  # the stand-in row: 0.60 < 0.65
-    slower = runs2.assign(runtime_last10_s=lambda d: d.runtime_last10_s.where(d.method != "dshc", 99.0))
-    last = p004.comparison_claims(runs, slower, ["dpsh"], "cifar10-mosaic", 30, 60)[-1]
-    assert last["reproduced"] == "no"
+    few = pd.DataFrame(p004.comparison_claims(runs, runs2, ["dpsh"], "cifar10-mosaic", 30, 60))
+    assert set(few.verdict) == {"inconclusive"}  # DPSH has one seed: no claim is judged on it
+    three = _three_seed_runs()
+    three2 = three[three.protocol == "cifar10-dshc"].assign(bits=60)
+    verdicts = [c["verdict"] for c in p004.comparison_claims(three, three2, ["dpsh"], "cifar10-mosaic", 30, 60)]
+    assert verdicts == ["reproduced", "reproduced", "refuted", "reproduced"]  # the stand-in row: 0.60 < 0.65
+    slower = three2.assign(runtime_last10_s=lambda d: d.runtime_last10_s.where(d.method != "dshc", 99.0 + d.seed))
+    last = p004.comparison_claims(three, slower, ["dpsh"], "cifar10-mosaic", 30, 60)[-1]
+    assert last["verdict"] == "refuted" and "faster" in last["claim"]
     no_table2 = p004.comparison_claims(runs, runs2[runs2.method == "dshc"], ["dpsh"], "cifar10-mosaic", 30, 60)
     assert [c["claim"][:7] for c in no_table2] == ["Table 1", "Table 1"]  # no Table 2 claims without its runs

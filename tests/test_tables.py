@@ -36,20 +36,6 @@ def test_beside_paper_and_format_cells():
     assert "map_sd" not in text and text.loc[cmp.index[cmp.variant == "fc1"][0], "paper"] == ""
 
 
-def test_ordering_claim_detects_both_outcomes():
-    runs = _runs()
-    yes = tables.ordering_claim(runs, "variant", ["fused", "fc1", "conv3-5"], "fused > fc1 > conv3-5")
-    no = tables.ordering_claim(runs, "variant", ["conv3-5", "fused"], "conv3-5 > fused")
-    assert yes["reproduced"] == "yes" and yes["bit lengths agreeing"] == "2/2"
-    assert no["reproduced"] == "no" and no["bit lengths agreeing"] == "0/2"
-
-
-def test_rise_then_flat_claim():
-    assert tables.rise_then_flat_claim([1e-4, 1e-3, 1e-2, 1e-1], [0.5, 0.7, 0.72, 0.715], "c")["reproduced"] == "yes"
-    assert tables.rise_then_flat_claim([1e-4, 1e-3, 1e-2, 1e-1], [0.5, 0.7, 0.72, 0.6], "c")["reproduced"] == "no"
-    assert tables.rise_then_flat_claim([1e-1, 1e-4], [0.7, 0.8], "c")["reproduced"] == "no"  # falls as x grows
-
-
 def test_report_writes_tables_figures_and_manifest(tmp_path, monkeypatch):
     import matplotlib
     matplotlib.use("Agg")
@@ -78,22 +64,6 @@ def test_figures_dir_per_profile(monkeypatch):
     assert reporting.figures_dir("nb", "cpu").parts[-2:] == ("figures", "nb")
     assert reporting.figures_dir("nb", "paper").parts[-3:] == ("figures", "paper", "nb")
     assert reporting.figures_dir("nb", "smoke").parts[-2] == "figures-smoke"  # CI never writes figures/
-
-
-def test_claims_are_judged_per_setting():
-    from hashlib_core.tables import claims_by_setting, ordering_claim
-
-    runs = pd.DataFrame({
-        "setting": ["a"] * 4 + ["b"] * 4,
-        "variant": ["fused", "fc1"] * 4,
-        "bits": [12, 12, 48, 48] * 2,
-        "seed": [0] * 8,
-        "map": [0.5, 0.4, 0.6, 0.5, 0.3, 0.4, 0.3, 0.5],
-    })
-    t = claims_by_setting(runs, lambda sub: [ordering_claim(sub, "variant", ["fused", "fc1"], "fused > fc1")])
-    assert list(t["setting"]) == ["a", "b"]
-    assert list(t["reproduced"]) == ["yes", "no"]
-    assert list(t["bit lengths agreeing"]) == ["2/2", "0/2"]
 
 
 def test_setting_label_names_the_network():
