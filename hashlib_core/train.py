@@ -23,6 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from hashlib_core.data.transforms import RGB_IMAGENET, InputSpec
+from hashlib_core.models.common import Backbone, parameter_groups
 
 class Batch(NamedTuple):
     """One training step's data as a criterion sees it."""
@@ -81,6 +82,18 @@ class TrainSettings:
     freeze_backbone: bool = False
     device: str = "cpu"
     num_threads: int | None = None
+    # "adam" (paper 000 §4.2) or "sgd" with ``momentum`` (paper 004 §4.1's learning rate 0.1 is an SGD rate)
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    # multiply the learning rate by ``lr_gamma`` every ``lr_step`` epochs (paper 004 §4.1, NUS-WIDE: every 6); 0 = constant
+    lr_step: int = 0
+    lr_gamma: float = 0.1
+
+    def __post_init__(self):
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"train.optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.lr_step < 0:
+            raise ValueError(f"train.lr_step must be >= 0 (0: constant learning rate), got {self.lr_step}")
 
 
 def set_determinism(seed: int, num_threads: int | None = None) -> None:
@@ -115,13 +128,14 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, pad_fraction: flo
 
 
 def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
-    """Adam with one learning rate for the (possibly pretrained) backbone and one for the new layers."""
-    from hashlib_core.models.common import Backbone, parameter_groups
-
+    """Adam (or SGD with momentum) with one learning rate for the (possibly pretrained) backbone
+    and one for the new layers."""
     if isinstance(getattr(model, "backbone", None), Backbone):
         groups = parameter_groups(model, backbone_lr=settings.backbone_lr, head_lr=settings.lr)
     else:
         groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": settings.lr}]
+    if settings.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
     return torch.optim.Adam(groups, lr=settings.lr, weight_decay=settings.weight_decay)
 
 
@@ -148,6 +162,8 @@ def fit(
     train = as_inputs(train, settings.input_size, device, input_spec)
     model.to(device).train()
     optimizer = make_optimizer(model, settings)
+    schedule = (torch.optim.lr_scheduler.StepLR(optimizer, step_size=settings.lr_step, gamma=settings.lr_gamma)
+                if settings.lr_step else None)
     order_gen = torch.Generator().manual_seed(seed)
     aug_gen = torch.Generator().manual_seed(seed + 1_000_003)
     labels_all = torch.from_numpy(np.array(train.labels))  # a writable copy
@@ -175,6 +191,8 @@ def fit(
             terms = {"loss": float(loss.detach()), **terms}
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
+        if schedule is not None:
+            schedule.step()
         record = {k: v / n for k, v in sums.items()}
         record["epoch"] = epoch + 1
         record["seconds"] = time.perf_counter() - t0
