@@ -217,9 +217,12 @@ _CLEANED: set[str] = set()
 
 
 def _lock_for(directory: Path) -> "filelock.FileLock":
+    """``<cache>/locks/runs/<key>.lock``: beside, not inside, the entries."""
     import filelock
 
-    return filelock.FileLock(str(directory) + ".lock")
+    locks = directory.parent.parent / "locks" / directory.parent.name
+    locks.mkdir(parents=True, exist_ok=True)
+    return filelock.FileLock(str(locks / f"{directory.name}.lock"))
 
 
 def cached_run(config: RunConfig, compute: Callable[[], "RunResult"], cache_dir: Path | None = None,
@@ -227,7 +230,7 @@ def cached_run(config: RunConfig, compute: Callable[[], "RunResult"], cache_dir:
     """The cache discipline every kind of run shares: a verified cache hit, or ``compute()``
     written atomically into the cache; one summary line either way.
 
-    A per-entry lock (``runs/<key>.lock``) makes two processes asking for one run compute it once:
+    A per-entry lock (``<cache>/locks/runs/<key>.lock``) makes two processes asking for one run compute it once:
     the second waits, then reads the entry. Temporary folders of killed writers are removed the
     first time a process uses a cache folder."""
     if not use_cache:
@@ -245,7 +248,6 @@ def cached_run(config: RunConfig, compute: Callable[[], "RunResult"], cache_dir:
     if cached is None:
         import filelock
 
-        runs.mkdir(parents=True, exist_ok=True)
         lock = _lock_for(directory)
         try:
             lock.acquire(timeout=1)
