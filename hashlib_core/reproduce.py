@@ -102,7 +102,8 @@ def execute(notebook: Path, params: dict[str, Any], profile: str) -> Path:
     out_dir = figures_dir(notebook.stem, profile)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / notebook.name
-    tmp = out_dir / f".{notebook.stem}.running.ipynb"
+    # unique to this process: two batches running one notebook never share (or delete) a file
+    tmp = out_dir / f".{notebook.stem}.running.{os.getpid()}.ipynb"
     try:
         pm.execute_notebook(str(notebook), str(tmp), parameters=params, cwd=str(notebook.parent),
                             kernel_name="python3", progress_bar=False, log_output=True)
@@ -162,5 +163,45 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _runs_cached_since(started: float) -> int:
+    """Run cache entries completed (their SHA256SUMS, written last) since ``started``."""
+    from hashlib_core.paths import cache_root
+
+    n = 0
+    for sums in (cache_root() / "runs").glob("*/SHA256SUMS"):
+        try:
+            n += sums.stat().st_mtime >= started
+        except OSError:
+            pass
+    return n
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """:func:`main` with one line instead of a traceback for the ends a user causes: Ctrl-C
+    (exit 130, "interrupted; N runs cached, rerun to resume"), a full disk or a read-only output
+    folder (exit 1, naming the path), a notebook that failed (exit 1, its error)."""
+    from hashlib_core.paths import unwritable
+
+    started = time.time()
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        pass
+    except Exception as err:  # noqa: BLE001 - each kind below gets its one line, the rest re-raised
+        if type(err).__name__ == "PapermillExecutionError":
+            if err.ename == "KeyboardInterrupt":  # the kernel got the Ctrl-C first
+                print(f"interrupted; {_runs_cached_since(started)} runs cached, rerun to resume", file=sys.stderr)
+                return 130
+            print(f"error: a notebook failed in cell {err.cell_index}: {err.ename}: {err.evalue}", file=sys.stderr)
+            return 1
+        clear = unwritable(err, getattr(err, "filename", None) or "the output")
+        if clear is None:
+            raise
+        print(f"error: {clear}", file=sys.stderr)
+        return 1
+    print(f"interrupted; {_runs_cached_since(started)} runs cached, rerun to resume", file=sys.stderr)
+    return 130
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -84,10 +84,10 @@ def _load(folder: Path, n: int, required: set[str], log_miss: bool = True) -> di
     """The taps in ``folder`` if it is complete, verified and holds ``required`` for ``n`` items."""
     try:
         meta = json.loads((folder / "meta.json").read_text())
-        if not isinstance(meta, dict) or not isinstance(meta.get("taps"), dict) or meta.get("n") != n:
-            return None  # another image set (or not a meta at all: then the checksum says so below)
-        if not required <= set(meta["taps"]):
-            return None
+        if not isinstance(meta, dict) or not isinstance(meta.get("taps"), dict) or not isinstance(meta.get("n"), int):
+            raise ValueError(f"meta.json is not a trunk-cache meta: {str(meta)[:60]}")
+        if meta["n"] != n or not required <= set(meta["taps"]):
+            return None  # a complete folder of fewer taps: another folder (or a new pass) serves
         verify_folder(folder, ["meta.json"] + [f"{name}.npy" for name in meta["taps"]], remember=True)
         taps = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in meta["taps"]}
         if any(list(a.shape) != meta["taps"][k] or a.dtype != np.float16 for k, a in taps.items()):
