@@ -57,6 +57,9 @@ class OutputWriteError(OSError):
     """A file or folder could not be written (disk full, read-only, no permission); the message
     names the path and what to do."""
 
+    def __str__(self) -> str:  # the message alone, without "[Errno 28]"
+        return self.strerror or super().__str__()
+
 
 def unwritable(err: BaseException, path: PathLike) -> OutputWriteError | None:
     """An :class:`OutputWriteError` naming ``path`` if ``err`` (or what it was raised from) is a

@@ -45,5 +45,5 @@ def cache(isolated_cache):
     """The isolated cache (real CIFAR-10), and the in-process memo of cleaned folders reset."""
     from hashlib_core import runner
 
-    runner._CLEANED.clear()
+    getattr(runner, "_CLEANED", set()).clear()
     return isolated_cache

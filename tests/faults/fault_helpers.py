@@ -1,6 +1,7 @@
 """Helpers of the fault-injection suite (imported by its test modules)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -52,3 +53,12 @@ def python(code: str, cache: Path, *, wait: bool = True, extra_env: dict | None 
     if wait:
         return subprocess.run(args, env=env, capture_output=True, text=True, timeout=120, **kw)
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_sha256sums(folder: Path, names) -> None:
+    """What ``sha256sum NAMES > SHA256SUMS`` writes: a checksum file consistent with the files."""
+    (Path(folder) / "SHA256SUMS").write_text("".join(f"{sha256_file(Path(folder) / n)}  {n}\n" for n in sorted(names)))

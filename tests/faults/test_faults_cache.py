@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from fault_helpers import smoke_config, synthetic_result
-from hashlib_core import integrity, runner
+from fault_helpers import sha256_file, smoke_config, synthetic_result, write_sha256sums
 from hashlib_core.runner import cached_run, load_cached, run_dir
 
 CACHE_LOG = "hashlib_core.cache"
@@ -90,9 +89,10 @@ def test_ill_typed_meta_with_valid_checksum_is_a_miss_not_a_crash(cache, faults,
            "other-config": {**good, "config": {**good["config"], "bits": 48}}}[meta]
     faults.inject(f"meta.json {meta} (checksum matching)")
     (folder / "meta.json").write_text(json.dumps(bad))
-    integrity.write_checksums(folder, runner.ENTRY_FILES)
+    write_sha256sums(folder, ["codes.npz", "meta.json"])
     caplog.set_level(logging.WARNING, logger=CACHE_LOG)
-    assert load_cached(cfg, log_miss=False) is None
+    assert load_cached(cfg) is None
+    caplog.clear()
     again = cached_run(cfg, lambda: synthetic_result(cfg, calls), verbose=False)
     assert len(calls) == 2 and _same(again, clean) and len(_misses(caplog)) == 1
     faults.detected()
@@ -104,7 +104,7 @@ def test_entry_without_checksums_written_last_is_not_trusted(cache, faults):
     cached_run(cfg, lambda: synthetic_result(cfg, calls), verbose=False)
     faults.inject("entry without SHA256SUMS")
     (run_dir(cfg.key()) / "SHA256SUMS").unlink()
-    assert load_cached(cfg, log_miss=False) is None
+    assert load_cached(cfg) is None
     faults.detected()
 
 
@@ -129,7 +129,7 @@ def test_other_cifar10_under_a_filled_cache_is_a_miss(cache, faults, tmp_path, m
     monkeypatch.setenv("HASHLIB_DATA", str(other))
     with pytest.raises(CorruptDatasetError, match="cifar10.npz"):  # not the published file: refused
         synthetic_result(cfg)
-    monkeypatch.setenv("HASHLIB_CIFAR10_SHA256", integrity.sha256_file(other / "cifar10.npz"))
+    monkeypatch.setenv("HASHLIB_CIFAR10_SHA256", sha256_file(other / "cifar10.npz"))
     with pytest.warns(UserWarning, match="made for other inputs"):  # the split's fingerprint changed
         again = cached_run(cfg, lambda: synthetic_result(cfg, calls), verbose=False)
     assert not again.cached and len(calls) == 2
@@ -276,5 +276,5 @@ def test_feature_cache_damaged_is_recomputed(cache, faults, caplog, how):
     again = features_for(split.query, "hog-color", whole_base_fraction=1.0)
     assert np.array_equal(again, clean)
     assert len(_misses(caplog)) == 1
-    assert integrity.sha256_file(path) == path.with_name(path.name + ".sha256").read_text().strip()
+    assert sha256_file(path) == path.with_name(path.name + ".sha256").read_text().strip()
     faults.detected()
