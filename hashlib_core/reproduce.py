@@ -190,6 +190,7 @@ def cli(argv: list[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - each kind below gets its one line, the rest re-raised
         if type(err).__name__ == "PapermillExecutionError":
             if err.ename == "KeyboardInterrupt":  # the kernel got the Ctrl-C first
+                _interrupted_quietly()
                 print(f"interrupted; {_runs_cached_since(started)} runs cached, rerun to resume", file=sys.stderr)
                 return 130
             print(f"error: a notebook failed in cell {err.cell_index}: {err.ename}: {err.evalue}", file=sys.stderr)
@@ -199,8 +200,17 @@ def cli(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {clear}", file=sys.stderr)
         return 1
+    _interrupted_quietly()
     print(f"interrupted; {_runs_cached_since(started)} runs cached, rerun to resume", file=sys.stderr)
     return 130
+
+
+def _interrupted_quietly() -> None:
+    """After Ctrl-C, nbclient's abandoned cell task is reported by asyncio when collected ("Task
+    exception was never retrieved: DeadKernelError"): not news to a user who pressed Ctrl-C."""
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
 if __name__ == "__main__":
