@@ -43,6 +43,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "OutputWriteError",
+    "unwritable",
     "remove_stale_temps",
     "pid_alive",
 ]

@@ -27,7 +27,7 @@ import numpy as np
 from hashlib_core import codes as codes_mod
 from hashlib_core import metrics as metrics_mod
 from hashlib_core.integrity import verify_folder, write_checksums
-from hashlib_core.paths import atomic_dir, cache_root, remove_stale_temps
+from hashlib_core.paths import atomic_dir, cache_root, remove_stale_temps, unwritable
 
 # Bump when a change to training or encoding makes earlier cached results stale.
 CACHE_VERSION = 1
@@ -221,7 +221,10 @@ def _lock_for(directory: Path) -> "filelock.FileLock":
     import filelock
 
     locks = directory.parent.parent / "locks" / directory.parent.name
-    locks.mkdir(parents=True, exist_ok=True)
+    try:
+        locks.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a read-only or full cache folder: say which, before any work
+        raise (unwritable(err, locks) or err) from err
     return filelock.FileLock(str(locks / f"{directory.name}.lock"))
 
 

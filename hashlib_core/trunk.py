@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -94,8 +95,9 @@ def _load(folder: Path, n: int, required: set[str], log_miss: bool = True) -> di
             raise ValueError("a tap's shape or dtype differs from meta.json")
         return taps
     except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as err:
-        if log_miss and folder.exists():
+        if log_miss and folder.exists():  # under the folder's lock: remove it (GiBs, re-hashed on every scan)
             log.warning("trunk cache miss, recomputing %s: %s", folder, err)
+            shutil.rmtree(folder, ignore_errors=True)
         return None
 
 
