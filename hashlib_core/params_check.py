@@ -121,7 +121,7 @@ def _feature_ok(name: str) -> bool:
 
 
 _BITS = Rule("int", 1, what="an integer number of bits >= 1")
-_SEEDS = Rule("int", 0, nonempty=True, what="a non-empty list of integers >= 0")
+_SEEDS = Rule("int", 0, nonempty=True, what="an integer >= 0")
 _SEED = Rule("int", 0, what="an integer >= 0")
 _POS_INT = Rule("int", 1)
 _NONNEG = Rule("number", 0)
@@ -170,10 +170,15 @@ def load_params_file(path: Path) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        # the context mark is where the broken construct starts (an unclosed '['), the problem
+        # mark where the parser noticed; name the first, mention the second
+        context, problem_mark = getattr(err, "context_mark", None), getattr(err, "problem_mark", None)
+        mark = context or problem_mark
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(err, "problem", None) or str(err)
-        raise ParameterError(f"{where}: malformed YAML ({problem}); a parameter file is lines "
+        noticed = (f"; noticed at line {problem_mark.line + 1}"
+                   if context is not None and problem_mark is not None and problem_mark.line != context.line else "")
+        raise ParameterError(f"{where}: malformed YAML ({problem}{noticed}); a parameter file is lines "
                              f"'name: value'") from err
     if raw is None:
         return {}
@@ -235,13 +240,11 @@ def _type_problem(name: str, default: Any, value: Any) -> str | None:
         if ek is None:
             return None
         optional = any(v is None for v in default) or (name in RULES and RULES[name].optional)
-        for i, v in enumerate(value):
-            if v is None and optional:
-                continue
-            if not _element_ok(ek, v):
-                want = {"int": "an integer", "number": "a number", "str": "a string"}[ek]
-                return (f"parameter {name!r}: element {i} is {_kind(v)} {v!r}, must be {want} "
-                        f"(like the default {default!r})")
+        bad = [f"element {i} is {_kind(v)} {v!r}" for i, v in enumerate(value)
+               if not (v is None and optional) and not _element_ok(ek, v)]
+        if bad:
+            want = {"int": "integers", "number": "numbers", "str": "strings"}[ek]
+            return f"parameter {name!r}: {', '.join(bad)}; the elements must be {want} (like the default {default!r})"
         return None
     if dk == "int":
         return None if vk == "int" else f"parameter {name!r} must be int like the default {default!r}, got {vk} {value!r}"
@@ -257,7 +260,7 @@ def _rule_problems(name: str, rule: Rule, value: Any, ctx: Mapping[str, Any], st
             f"parameter {name!r} must not be null; allowed: {rule.allowed()}"]
     items = value if isinstance(value, list) else [value]
     if isinstance(value, list) and rule.nonempty and not value:
-        return [f"parameter {name!r} is an empty list; allowed: at least one value, each {rule.allowed()}"]
+        return [f"parameter {name!r} is an empty list; allowed: a non-empty list, each element {rule.allowed()}"]
     problems = []
     known = None
     for v in items:

@@ -162,3 +162,27 @@ trunk_taps(model.backbone, split.query, trunk_key(model.config, 32, 1), 32, batc
                                                                       progress=False).items()}
     assert set(after) == set(clean) and all(np.array_equal(after[k], clean[k]) for k in clean)
     faults.detected()
+
+
+def test_stale_temporaries_are_told_from_live_ones(faults, tmp_path):
+    import subprocess
+    import sys
+
+    from hashlib_core.paths import remove_stale_temps
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    live = str(os.getpid())
+    (tmp_path / f".tmp-{dead}-abc123").mkdir()                 # a killed atomic_dir
+    (tmp_path / f".codes.npz.{dead}.k3j_x9.tmp.npz").write_bytes(b"x")  # a killed atomic_path
+    old = tmp_path / ".tmp-q8w7e6"                              # old-style name, untouched for 2 h
+    old.mkdir()
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    (tmp_path / f".tmp-{live}-def456").mkdir()                  # ours, in progress
+    (tmp_path / ".tmp-r5t4y3").mkdir()                          # old-style, just written
+    (tmp_path / "entry").mkdir()                                # a complete entry
+    faults.inject("litter of dead writers beside live temporaries")
+    removed = sorted(p.name for p in remove_stale_temps(tmp_path))
+    assert removed == sorted([f".tmp-{dead}-abc123", f".codes.npz.{dead}.k3j_x9.tmp.npz", ".tmp-q8w7e6"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f".tmp-{live}-def456", ".tmp-r5t4y3", "entry"])
+    faults.detected()

@@ -12,7 +12,8 @@ from hashlib_core import reproduce
 # notebook stem, parameter file text, what the error must name (besides the file)
 BAD_PARAMS = {
     "bits float": ("01_dshfmdf_table2", "bits: [12.7]\n", ["'bits'", "12.7", "integer"]),
-    "bits word": ("01_dshfmdf_table2", "bits: [12, \"forty\"]\n", ["'bits'", "'forty'", "integer"]),
+    "bits word": ("01_dshfmdf_table2", "bits: [12, \"forty\", 2.5]\n",
+                  ["'bits'", "element 1 is str 'forty'", "element 2 is float 2.5", "integers"]),
     "bits zero": ("01_dshfmdf_table2", "bits: [0, 12]\n", ["'bits'", ">= 1"]),
     "scalar bits float": ("06_dshfmdf_fig4_retrievals", "bits: 48.5\n", ["'bits'", "int"]),
     "seeds empty": ("01_dshfmdf_table2", "seeds: []\n", ["'seeds'", "empty"]),
@@ -27,7 +28,8 @@ BAD_PARAMS = {
     "unknown features": ("20_baselines_table2", "features: [gist]\n", ["'features'", "hog-color"]),
     "unknown shallow": ("21_cross_paper_48bits", "shallow_methods: [itqq]\n", ["'shallow_methods'", "itq"]),
     "unknown name": ("01_dshfmdf_table2", "bitz: [12]\n", ["'bitz'", "bits"]),
-    "malformed yaml": ("01_dshfmdf_table2", "seeds: [0]\nbits: [12, 24\nprotocols: [a]\n", [":3:", "malformed YAML"]),
+    "malformed yaml": ("01_dshfmdf_table2", "seeds: [0]\nbits: [12, 24\nprotocols: [a]\n",
+                       [":2:", "malformed YAML", "line 3"]),
     "yaml list": ("01_dshfmdf_table2", "- 12\n- 24\n", ["mapping", "list"]),
 }
 
