@@ -3,10 +3,8 @@ deleted, ill-typed metas, and the data changed under a filled cache. Each is a m
 (identical to a clean run) and logged once -- never a crash, never the tampered value."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-import os
 import time
 
 import numpy as np

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from fault_helpers import python, smoke_config, synthetic_result
-from hashlib_core.runner import cached_run, load_cached, run_dir
+from hashlib_core.runner import cached_run, load_cached
 
 HERE = Path(__file__).resolve().parent
 
