@@ -9,6 +9,7 @@ profile: ``cpu`` → ``figures/<notebook>/``, ``paper`` → ``figures/paper/<not
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import os
 import platform
@@ -20,7 +21,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from hashlib_core.paths import cache_root, repo_root
+from hashlib_core.paths import atomic_write_bytes, cache_root, repo_root, unwritable
 
 FIGURES_ENV = "HASHLIB_FIGURES"
 
@@ -73,7 +74,10 @@ class Report:
         self.seeds = list(seeds)
         self.params = dict(params or {})
         self.dir = figures_dir(notebook, profile)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # read-only or full: say which folder, before any work
+            raise (unwritable(err, self.dir) or err) from err
         self.started = time.time()
         self.commit = git_commit()  # the code the notebook runs with, taken before any work
         self.runs: dict[str, dict[str, Any]] = {}
@@ -97,10 +101,9 @@ class Report:
         self.splits[f"{split.name}/seed{split.seed}"] = split.checksum
 
     def _write_text(self, name: str, text: str) -> Path:
-        path = self.dir / name
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        # atomic, under a temporary name unique to this process (.<name>.<pid>.<random>.tmp...),
+        # so two processes writing one folder never trip over each other's temporary file
+        path = atomic_write_bytes(self.dir / name, text.encode("utf-8"))
         self.outputs.append(name)
         return path
 
@@ -115,9 +118,12 @@ class Report:
     def save_figure(self, fig, name: str) -> None:
         for ext in ("png", "svg"):
             path = self.dir / f"{name}.{ext}"
-            tmp = path.with_name(f".{path.stem}.tmp.{ext}")
-            fig.savefig(tmp, dpi=130, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else None)
-            os.replace(tmp, path)
+            # rendered in memory, then written atomically: a full disk is one clear error naming
+            # the file (matplotlib writing to a file on a full disk fails with a misleading one)
+            buf = io.BytesIO()
+            fig.savefig(buf, format=ext, dpi=130, bbox_inches="tight",
+                        metadata={"Date": None} if ext == "svg" else None)
+            atomic_write_bytes(path, buf.getvalue())
             self.outputs.append(path.name)
 
     def finish(self) -> dict[str, Any]:

@@ -47,21 +47,6 @@ def params_path(stem: str, profile: str) -> Path:
     return repo_root() / "params" / stem / f"{profile}.yaml"
 
 
-def _type_name(value: Any) -> str:
-    return type(value).__name__
-
-
-def _compatible(default: Any, value: Any) -> bool:
-    """Is ``value`` an acceptable replacement for the notebook's ``default``?"""
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(default, bool) and isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float))
-    if default is None:
-        return True
-    return isinstance(value, type(default))
-
-
 def notebook_defaults(notebook: Path) -> dict[str, Any]:
     """Names and default values of the notebook's ``parameters`` cell."""
     import nbformat
@@ -75,27 +60,28 @@ def notebook_defaults(notebook: Path) -> dict[str, Any]:
     return {k: v for k, v in namespace.items() if not k.startswith("_") and k != "os"}
 
 
-def validate_parameters(notebook: Path, params: dict[str, Any]) -> None:
-    """Raise one ValueError naming every unknown parameter and every value of the wrong type."""
-    defaults = notebook_defaults(notebook)
-    problems = []
-    for name, value in params.items():
-        if name not in defaults:
-            problems.append(f"unknown parameter {name!r} (the notebook takes: {', '.join(sorted(defaults))})")
-        elif not _compatible(defaults[name], value):
-            problems.append(f"parameter {name!r} must be {_type_name(defaults[name])} like the default "
-                            f"{defaults[name]!r}, got {_type_name(value)} {value!r}")
+def validate_parameters(notebook: Path, params: dict[str, Any], source: Path | str | None = None) -> None:
+    """Raise one ValueError naming ``source`` (the parameter file) and every problem: unknown
+    parameters, wrong types (of list elements too), values outside the rules of
+    :mod:`hashlib_core.params_check` (bits, seeds, methods, backbones, protocols, recipes)."""
+    from hashlib_core.params_check import check_parameters, format_problems
+
     if "profile" in params:
         load_profile(params["profile"])  # raises on an unknown or invalid profile
+    problems = check_parameters(notebook.stem, notebook_defaults(notebook), params)
     if problems:
-        raise ValueError(f"{notebook.name}:\n  - " + "\n  - ".join(problems))
+        raise ValueError(format_problems(source or notebook.name, problems))
 
 
 def resolve(profile: str, only: list[str] | None = None) -> list[tuple[Path, dict[str, Any]]]:
     """Check the whole batch (registry, parameter files, profile) before running any of it."""
+    from hashlib_core.params_check import load_params_file
+
     load_profile(profile)
     entries = registry()
     stems = [Path(e["notebook"]).stem for e in entries]
+    if only is not None and not only:
+        raise ValueError(f"--only needs at least one notebook name; registered: {stems}")
     if only:
         unknown = sorted(set(only) - set(stems))
         if unknown:
@@ -110,9 +96,9 @@ def resolve(profile: str, only: list[str] | None = None) -> list[tuple[Path, dic
         pfile = params_path(stem, profile)
         if not pfile.is_file():
             raise FileNotFoundError(f"no parameter file {pfile.relative_to(repo_root())} for profile {profile!r}")
-        params = yaml.safe_load(pfile.read_text()) or {}
+        params = load_params_file(pfile)
         params["profile"] = profile
-        validate_parameters(notebook, params)
+        validate_parameters(notebook, params, source=_shown(pfile))
         plan.append((notebook, params))
     return plan
 
@@ -124,7 +110,8 @@ def execute(notebook: Path, params: dict[str, Any], profile: str) -> Path:
     out_dir = figures_dir(notebook.stem, profile)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / notebook.name
-    tmp = out_dir / f".{notebook.stem}.running.ipynb"
+    # unique to this process: two batches running one notebook never share (or delete) a file
+    tmp = out_dir / f".{notebook.stem}.running.{os.getpid()}.ipynb"
     try:
         pm.execute_notebook(str(notebook), str(tmp), parameters=params, cwd=str(notebook.parent),
                             kernel_name="python3", progress_bar=False, log_output=True)
@@ -151,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "cpu"),
                         help=f"one of {available_profiles()} (default cpu)")
-    parser.add_argument("--only", nargs="*", help="notebook stems to run (default: all registered)")
+    parser.add_argument("--only", nargs="+", metavar="NOTEBOOK",
+                        help="notebook stems to run (default: all registered; at least one with --only)")
     parser.add_argument("--check", action="store_true", help="validate everything, run nothing")
     args = parser.parse_args(argv)
     try:
@@ -183,5 +171,55 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _runs_cached_since(started: float) -> int:
+    """Run cache entries completed (their SHA256SUMS, written last) since ``started``."""
+    from hashlib_core.paths import cache_root
+
+    n = 0
+    for sums in (cache_root() / "runs").glob("*/SHA256SUMS"):
+        try:
+            n += sums.stat().st_mtime >= started
+        except OSError:
+            pass
+    return n
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """:func:`main` with one line instead of a traceback for the ends a user causes: Ctrl-C
+    (exit 130, "interrupted; N runs cached, rerun to resume"), a full disk or a read-only output
+    folder (exit 1, naming the path), a notebook that failed (exit 1, its error)."""
+    from hashlib_core.paths import unwritable
+
+    started = time.time()
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        pass
+    except Exception as err:  # noqa: BLE001 - each kind below gets its one line, the rest re-raised
+        if type(err).__name__ == "PapermillExecutionError":
+            if err.ename == "KeyboardInterrupt":  # the kernel got the Ctrl-C first
+                _interrupted_quietly()
+                print(f"interrupted; {_runs_cached_since(started)} runs cached, rerun to resume", file=sys.stderr)
+                return 130
+            print(f"error: a notebook failed in cell {err.cell_index}: {err.ename}: {err.evalue}", file=sys.stderr)
+            return 1
+        clear = unwritable(err, getattr(err, "filename", None) or "the output")
+        if clear is None:
+            raise
+        print(f"error: {clear}", file=sys.stderr)
+        return 1
+    _interrupted_quietly()
+    print(f"interrupted; {_runs_cached_since(started)} runs cached, rerun to resume", file=sys.stderr)
+    return 130
+
+
+def _interrupted_quietly() -> None:
+    """After Ctrl-C, nbclient's abandoned cell task is reported by asyncio when collected ("Task
+    exception was never retrieved: DeadKernelError"): not news to a user who pressed Ctrl-C."""
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

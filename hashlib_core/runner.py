@@ -6,9 +6,12 @@ declared parts say what is built, trained, encoded and measured. Every table and
 of runs. A run's key is the SHA-256 of its canonical JSON
 config (plus :data:`CACHE_VERSION`), so notebooks that share a run (paper 000's VGG-19 48-bit
 run is a row of Tables 2, 3, 4 and 5 and a point of Fig. 6) compute it once. Cache entries
-are written atomically (a temporary folder renamed into place) and verified on read against
-the SHA-256 recorded beside them; a corrupt or partial entry is recomputed, never trusted.
-An interrupted sweep therefore resumes where it stopped.
+are written atomically (a temporary folder renamed into place) with a ``SHA256SUMS`` of every
+file written last, and verified on read; the split checksum recorded in an entry must equal the
+current split's (which covers the images and labels), so a run computed on other data is a miss.
+A corrupt, partial, edited or stale entry is recomputed (one log line), never trusted. A
+per-entry file lock lets concurrent processes share one cache. An interrupted sweep resumes
+where it stopped.
 """
 from __future__ import annotations
 
@@ -16,7 +19,9 @@ import dataclasses
 import hashlib
 import io
 import json
+import logging
 import time
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -26,8 +31,9 @@ from hashlib_core import codes as codes_mod
 from hashlib_core import metrics as metrics_mod
 from hashlib_core.baselines.features import check_features, features_for
 from hashlib_core.data import get_protocol
+from hashlib_core.integrity import verify_folder, write_checksums
 from hashlib_core.methods import Method, get_method
-from hashlib_core.paths import atomic_dir, cache_root
+from hashlib_core.paths import atomic_dir, cache_root, remove_stale_temps, unwritable
 from hashlib_core.profiles import Profile, load_profile
 from hashlib_core.train import TrainSettings, encode, fit, set_determinism
 from hashlib_core.trunk import frozen_trunk_parts
@@ -122,8 +128,13 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+ENTRY_FILES = ("codes.npz", "meta.json")
+log = logging.getLogger("hashlib_core.cache")
+
+
 def write_entry(directory: Path, result: RunResult) -> None:
-    """Write a cache entry into a temporary folder, then rename it into place (atomic)."""
+    """Write a cache entry into a temporary folder, then rename it into place (atomic). Its
+    ``SHA256SUMS`` (codes and meta) is written last."""
     with atomic_dir(directory) as tmp:
         buf = io.BytesIO()
         np.savez_compressed(buf, query=codes_mod.pack(result.query_codes), db=codes_mod.pack(result.db_codes),
@@ -141,49 +152,142 @@ def write_entry(directory: Path, result: RunResult) -> None:
             "computed_at_commit": result.computed_at_commit,
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+        write_checksums(tmp, ENTRY_FILES)
 
 
-def load_cached(config: RunConfig, cache_dir: Path | None = None) -> RunResult | None:
-    """The cached result for ``config``, or None when absent or failing verification."""
+def _current_split(config: RunConfig):
+    from hashlib_core.data import get_protocol
+
+    return get_protocol(config.protocol, seed=config.seed, subset=config.subset)
+
+
+def _check_meta(meta: Any, config: RunConfig, key: str) -> None:
+    """ValueError unless ``meta`` is a well-formed entry of ``config`` (types, key, version, config)."""
+    if not isinstance(meta, dict):
+        raise ValueError(f"meta.json holds a {type(meta).__name__}, not an object")
+    types = {"key": str, "cache_version": int, "metrics": dict, "history": list, "timings": dict,
+             "split_checksum": str}
+    for name, kind in types.items():
+        if not isinstance(meta.get(name), kind):
+            raise ValueError(f"meta.json: {name!r} missing or not a {kind.__name__}")
+    if meta["key"] != key or meta["cache_version"] != CACHE_VERSION:
+        raise ValueError("meta.json was written for another key or cache version")
+    if meta["config"] != json.loads(json.dumps(config.to_dict(), sort_keys=True, default=str)):
+        raise ValueError("meta.json records another config")
+    for name, value in meta["metrics"].items():
+        if not (value is None or isinstance(value, (int, float, str, list))) or isinstance(value, bool):
+            raise ValueError(f"meta.json: metric {name!r} is a {type(value).__name__}")
+
+
+def _read_entry(config: RunConfig, directory: Path, split_checksum: str | None) -> RunResult:
+    """The verified entry in ``directory``; ValueError/OSError saying why it cannot be trusted."""
     key = config.key()
-    directory = run_dir(key, cache_dir)
-    try:
-        meta = json.loads((directory / "meta.json").read_text())
-        if meta.get("key") != key or meta.get("cache_version") != CACHE_VERSION:
-            return None
-        if _sha256(directory / "codes.npz") != meta["codes_sha256"]:
-            return None
-        with np.load(directory / "codes.npz") as z:
-            bits = int(z["bits"])
-            q = codes_mod.unpack(z["query"], bits)
-            d = codes_mod.unpack(z["db"], bits)
-    except (OSError, ValueError, KeyError, json.JSONDecodeError, EOFError):
-        return None
+    verify_folder(directory, ENTRY_FILES)
+    meta = json.loads((directory / "meta.json").read_text())
+    _check_meta(meta, config, key)
+    if split_checksum is not None and meta["split_checksum"] != split_checksum:
+        raise ValueError("the data changed since it was computed (its split checksum "
+                         f"{meta['split_checksum'][:12]} is not the current {split_checksum[:12]})")
+    with np.load(directory / "codes.npz") as z:
+        bits = int(z["bits"])
+        if bits != config.bits:
+            raise ValueError(f"codes.npz holds {bits}-bit codes, the config asks {config.bits}")
+        q = codes_mod.unpack(z["query"], bits)
+        d = codes_mod.unpack(z["db"], bits)
     return RunResult(config=config, key=key, query_codes=q, db_codes=d, metrics=meta["metrics"],
                      history=meta["history"], timings=meta["timings"],
                      split_checksum=meta["split_checksum"], cached=True,
-                     computed_at_commit=meta.get("computed_at_commit", "unknown"))
+                     computed_at_commit=str(meta.get("computed_at_commit", "unknown")))
+
+
+def load_cached(config: RunConfig, cache_dir: Path | None = None, split_checksum: str | None = None,
+                *, check_data: bool = True, log_miss: bool = True) -> RunResult | None:
+    """The cached result for ``config``, or None when absent or failing verification.
+
+    Verified: every file against the entry's ``SHA256SUMS`` (written last), the meta's types, key,
+    version and config, and -- with ``check_data`` -- the split checksum recorded in the entry
+    against the current split's (``split_checksum``, else the split is loaded): a run computed on
+    other data is a miss. An entry that exists but fails is logged (one line, when ``log_miss``)."""
+    directory = run_dir(config.key(), cache_dir)
+    if not directory.exists():
+        return None
+    if check_data and split_checksum is None:
+        split_checksum = _current_split(config).checksum
+    try:
+        return _read_entry(config, directory, split_checksum if check_data else None)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
+        if log_miss:
+            log.warning("cache miss, recomputing %s (%s): %s", config.label(), directory, err)
+        return None
+
+
+_CLEANED: set[str] = set()
+
+
+def _lock_for(directory: Path) -> "filelock.FileLock":
+    """``<cache>/locks/runs/<key>.lock``: beside, not inside, the entries."""
+    import filelock
+
+    locks = directory.parent.parent / "locks" / directory.parent.name
+    try:
+        locks.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a read-only or full cache folder: say which, before any work
+        raise (unwritable(err, locks) or err) from err
+    return filelock.FileLock(str(locks / f"{directory.name}.lock"))
 
 
 def cached_run(config: RunConfig, compute: Callable[[], "RunResult"], cache_dir: Path | None = None,
                use_cache: bool = True, verbose: bool = True) -> RunResult:
     """The cache discipline every kind of run shares: a verified cache hit, or ``compute()``
-    written atomically into the cache; one summary line either way."""
-    if use_cache:
-        cached = load_cached(config, cache_dir)
-        if cached is not None:
-            if verbose:
-                print(cached.summary())
-            return cached
+    written atomically into the cache; one summary line either way.
+
+    A per-entry lock (``<cache>/locks/runs/<key>.lock``) makes two processes asking for one run compute it once:
+    the second waits, then reads the entry. Temporary folders of killed writers are removed the
+    first time a process uses a cache folder."""
+    if not use_cache:
+        result = _computed(config, compute)
+        if verbose:
+            print(result.summary())
+        return result
+    directory = run_dir(config.key(), cache_dir)
+    runs = directory.parent
+    if str(runs) not in _CLEANED:
+        remove_stale_temps(runs)
+        _CLEANED.add(str(runs))
+    split_checksum = _current_split(config).checksum
+    cached = load_cached(config, cache_dir, split_checksum, log_miss=False)
+    if cached is None:
+        import filelock
+
+        lock = _lock_for(directory)
+        try:
+            lock.acquire(timeout=1)
+        except filelock.Timeout:
+            print(f"[run {config.key()[:10]}] {config.label()}: another process is computing it; waiting",
+                  flush=True)
+            lock.acquire()
+        try:  # under the lock: the other process may have written it meanwhile
+            cached = load_cached(config, cache_dir, split_checksum)
+            if cached is None:
+                result = _computed(config, compute)
+                write_entry(directory, result)
+        finally:
+            lock.release()
+    if cached is not None:
+        if verbose:
+            print(cached.summary())
+        return cached
+    if verbose:
+        print(result.summary())
+    return result
+
+
+def _computed(config: RunConfig, compute: Callable[[], "RunResult"]) -> RunResult:
     result = compute()
     if not result.computed_at_commit:
         from hashlib_core.reporting import git_commit
 
         result.computed_at_commit = git_commit()
-    if use_cache:
-        write_entry(run_dir(result.key, cache_dir), result)
-    if verbose:
-        print(result.summary())
     return result
 
 

@@ -16,11 +16,19 @@ temporary folder and renamed into place, so a present folder is a complete one; 
 more taps than a model needs serves it too (the fused model's cache serves the Table 4 variants).
 Horizontal flips (the augmentation available to a frozen trunk) are a second cached view of the
 training images.
+
+Each cache folder's ``SHA256SUMS`` (every tap and ``meta.json``) is written last and verified on
+load, in full, once per process per file (:func:`hashlib_core.integrity.verify_file`): a
+truncated, zeroed or edited tap is a miss and is recomputed, never fed to a head. A per-folder file
+lock makes concurrent processes compute a trunk pass once; at the start of a pass, temporary
+folders left by killed passes (their writer's pid is gone) are removed.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -30,7 +38,10 @@ from tqdm.auto import tqdm
 
 from hashlib_core.data.identity import source_identity
 from hashlib_core.data.transforms import RGB_IMAGENET, InputSpec
-from hashlib_core.paths import atomic_dir, cache_root
+from hashlib_core.integrity import verify_folder, write_checksums
+from hashlib_core.paths import atomic_dir, cache_root, remove_stale_temps
+
+log = logging.getLogger("hashlib_core.cache")
 
 __all__ = ["TRUNK_VERSION", "trunk_key", "trunk_taps", "TapInputs", "IndexedRows", "HeadOnly", "frozen_trunk_parts"]
 
@@ -71,26 +82,34 @@ def _pass(backbone: torch.nn.Module, get_batch, n: int, input_size: int, flip: b
     for arr in outs.values():
         arr.flush()
     (folder / "meta.json").write_text(json.dumps({"n": n, "taps": {k: list(v.shape) for k, v in outs.items()}}))
+    write_checksums(folder, ["meta.json"] + [f"{name}.npy" for name in outs])  # last
 
 
-def _load(folder: Path, n: int, required: set[str]) -> dict[str, np.ndarray] | None:
+def _load(folder: Path, n: int, required: set[str], log_miss: bool = True) -> dict[str, np.ndarray] | None:
+    """The taps in ``folder`` if it is complete, verified and holds ``required`` for ``n`` items."""
     try:
         meta = json.loads((folder / "meta.json").read_text())
+        if not isinstance(meta, dict) or not isinstance(meta.get("taps"), dict) or not isinstance(meta.get("n"), int):
+            raise ValueError(f"meta.json is not a trunk-cache meta: {str(meta)[:60]}")
         if meta["n"] != n or not required <= set(meta["taps"]):
-            return None
+            return None  # a complete folder of fewer taps: another folder (or a new pass) serves
+        verify_folder(folder, ["meta.json"] + [f"{name}.npy" for name in meta["taps"]], remember=True)
         taps = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in meta["taps"]}
         if any(list(a.shape) != meta["taps"][k] or a.dtype != np.float16 for k, a in taps.items()):
-            return None
+            raise ValueError("a tap's shape or dtype differs from meta.json")
         return taps
-    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as err:
+        if log_miss and folder.exists():  # under the folder's lock: remove it (GiBs, re-hashed on every scan)
+            log.warning("trunk cache miss, recomputing %s: %s", folder, err)
+            shutil.rmtree(folder, ignore_errors=True)
         return None
 
 
-def _find(root: Path, stem: str, n: int, required: set[str]) -> dict[str, np.ndarray] | None:
+def _find(root: Path, stem: str, n: int, required: set[str], log_miss: bool = True) -> dict[str, np.ndarray] | None:
     """Cached taps of ``stem`` holding at least the ``required`` taps (a fused model's cache also
     serves its fc1-only and conv3-5-only variants)."""
     for folder in sorted(root.glob(f"{stem}@*")):
-        taps = _load(folder, n, required)
+        taps = _load(folder, n, required, log_miss)
         if taps is not None:
             return taps
     return None
@@ -112,20 +131,36 @@ def trunk_taps(backbone: torch.nn.Module, source, key: str, input_size: int, fli
     suffix = "-flip" if flip else ""
     required = _required_taps(backbone)
     base_stem, base_n, _, base_take = source_identity(source, whole_base_fraction=0.0)
-    taps = _find(root, base_stem + suffix, base_n, required) if base_take is not None else None
+    taps = _find(root, base_stem + suffix, base_n, required, log_miss=False) if base_take is not None else None
     if taps is not None:  # the whole base is already there: any part of it is a view
         return {name: IndexedRows(arr, base_take) for name, arr in taps.items()}
     stem, n, get_batch, take = source_identity(source)
-    taps = _find(root, stem + suffix, n, required)
+    taps = _find(root, stem + suffix, n, required, log_miss=False)
     if taps is None:
+        import filelock
+
         folder = root / f"{stem}{suffix}@{'+'.join(sorted(required))}"
-        backbone.eval().to(memory_format=torch.channels_last)
-        with atomic_dir(folder) as tmp:
-            _pass(backbone, get_batch, n, input_size, flip, batch_size, tmp, progress,
-                  f"{desc}{' (flipped)' if flip else ''}: {n} images at {input_size} px", input_spec)
-        taps = _load(folder, n, required)
-        if taps is None:  # pragma: no cover - the folder was just written
-            raise RuntimeError(f"trunk taps at {folder} failed to load right after writing")
+        locks = cache_root() / "locks" / "trunk" / key  # beside, not inside, the cache folders
+        locks.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(locks / f"{stem}{suffix}.lock"))
+        try:
+            lock.acquire(timeout=1)
+        except filelock.Timeout:
+            print(f"{desc}: another process is computing these trunk taps ({folder}); waiting", flush=True)
+            lock.acquire()
+        try:
+            remove_stale_temps(root)  # a killed pass's full-size memmaps
+            taps = _find(root, stem + suffix, n, required)  # it may have been written meanwhile
+            if taps is None:
+                backbone.eval().to(memory_format=torch.channels_last)
+                with atomic_dir(folder) as tmp:
+                    _pass(backbone, get_batch, n, input_size, flip, batch_size, tmp, progress,
+                          f"{desc}{' (flipped)' if flip else ''}: {n} images at {input_size} px", input_spec)
+                taps = _load(folder, n, required)
+                if taps is None:  # pragma: no cover - the folder was just written
+                    raise RuntimeError(f"trunk taps at {folder} failed to load right after writing")
+        finally:
+            lock.release()
     if take is None:
         return taps
     return {name: IndexedRows(arr, take) for name, arr in taps.items()}

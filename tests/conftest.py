@@ -4,13 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from hashlib_core import paths
-
-
-def real_cifar_root():
-    cands = [Path(os.environ["HASHLIB_DATA"])] if os.environ.get("HASHLIB_DATA") else []
-    cands.append(paths.repo_root().parent / "shared" / "datasets")
-    return next((c for c in cands if (c / "cifar10.npz").is_file()), None)
+from cifar_root import real_cifar_root  # noqa: F401  (re-exported for fixtures)
 
 
 @pytest.fixture

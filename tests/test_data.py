@@ -8,6 +8,7 @@ datasets); the protocol tests on real CIFAR-10 use $HASHLIB_DATA/cifar10.npz or
 from __future__ import annotations
 
 import importlib
+import hashlib
 import os
 import pickle
 import struct
@@ -83,6 +84,10 @@ def _write_npz(root: Path, x_train, y_train, x_test, y_test):
     root.mkdir(parents=True, exist_ok=True)
     np.savez(root / "cifar10.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
              class_names=np.array(CLASSES))
+    # a synthetic build: accepted by its sha256, as a user accepts a deliberately other file
+    digest = hashlib.sha256((root / "cifar10.npz").read_bytes()).hexdigest()
+    os.environ["HASHLIB_CIFAR10_SHA256"] = ",".join(
+        filter(None, [os.environ.get("HASHLIB_CIFAR10_SHA256", ""), digest]))
 
 
 def _write_batches(root: Path, x_train, y_train, x_test, y_test):

@@ -4,10 +4,12 @@ import json
 import warnings
 from pathlib import Path
 
+import os
+
 import numpy as np
 import pytest
 
-from conftest import real_cifar_root
+from cifar_root import real_cifar_root
 from hashlib_core.data import get_protocol, label_statistics, load_cifar10, load_list_file
 from hashlib_core.data.coco import MSCOCO_SIZES, write_coco_lists
 from hashlib_core.data.mosaic import COCO_MOSAIC_SIZES
@@ -117,8 +119,11 @@ def test_mscoco_lists_of_the_papers_sizes_raise_no_warning(tmp_path):
 
     folder = tmp_path / "coco"
     (folder / "img").mkdir(parents=True)
-    for first in ("q0.png", "d0.png"):  # the protocol opens the first image of each list
-        Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(folder / "img" / first)
+    Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(folder / "img" / "q0.png")
+    for prefix, n in (("q", MSCOCO_SIZES["query"]), ("d", 12_000)):  # every listed image must exist (issue 12)
+        for i in range(n):
+            if (prefix, i) != ("q", 0):
+                os.link(folder / "img" / "q0.png", folder / "img" / f"{prefix}{i}.png")
     rng = np.random.default_rng(0)
 
     def lines(prefix, n):

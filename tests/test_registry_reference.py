@@ -33,7 +33,7 @@ def _config(case):
 @pytest.fixture(scope="module")
 def shared_cache(tmp_path_factory):
     """One cache for all cases (the trunk features at 32 px are computed once, not per case)."""
-    from conftest import real_cifar_root
+    from cifar_root import real_cifar_root
 
     root = real_cifar_root()
     if root is None:

@@ -150,15 +150,28 @@ def _compute(fn, get_batch, n: int, batch: int, progress: bool, desc: str) -> np
 
 
 def _load_or_compute(path: Path, n: int, compute) -> np.ndarray:
-    try:
-        arr = np.load(path)
-        if arr.ndim == 2 and arr.shape[0] == n and np.isfinite(arr).all():
+    """The float32 (n, D) array cached at ``path`` if its checksum ``<path>.sha256`` (written
+    after it) matches, else ``compute()`` cached there; a present but failing file is logged."""
+    import logging
+
+    from hashlib_core.integrity import sha256_file, verify_file
+
+    sidecar = path.with_name(path.name + ".sha256")
+    if path.exists():
+        try:
+            verify_file(path, sidecar.read_text().strip())
+            arr = np.load(path)
+            if not (arr.ndim == 2 and arr.shape[0] == n and arr.dtype == np.float32 and np.isfinite(arr).all()):
+                raise ValueError(f"holds {arr.dtype} {arr.shape}, expected finite float32 ({n}, D)")
             return arr
-    except (OSError, ValueError, EOFError):
-        pass
+        except (OSError, ValueError, EOFError) as err:
+            logging.getLogger("hashlib_core.cache").warning("feature cache miss, recomputing %s: %s", path, err)
     arr = compute()
     with atomic_path(path) as tmp:
         np.save(tmp, arr)
+        digest = sha256_file(tmp)
+    with atomic_path(sidecar) as tmp:  # last: a file without a matching one is never trusted
+        tmp.write_text(digest + "\n")
     return arr
 
 

@@ -3,6 +3,7 @@ datasets (NUS-WIDE / MS-COCO) and transforms. See docs/data.md."""
 
 from .cifar import (
     CIFAR10_CLASSES,
+    CorruptDatasetError,
     DatasetNotFoundError,
     ImageArrays,
     cifar10_source,
@@ -27,6 +28,7 @@ from .transforms import MEAN_STD, ArrayDataset, make_transform, resolve_mean_std
 
 __all__ = [
     "CIFAR10_CLASSES",
+    "CorruptDatasetError",
     "DatasetNotFoundError",
     "ImageArrays",
     "cifar10_source",

@@ -2,13 +2,20 @@
 
 Both give the same 60,000 images in the same order: the official training batches
 (``data_batch_1`` .. ``data_batch_5``, 50,000 images) followed by ``test_batch`` (10,000 images).
+
+Both are verified before use: ``cifar10.npz`` against its known SHA-256 (:data:`NPZ_SHA256`; another
+build of the file is accepted only when its SHA-256 is listed in ``$HASHLIB_CIFAR10_SHA256``),
+torchvision's batches against the official md5 sums (torchvision checks them). A truncated or
+corrupt file is one error naming the file and the fix.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import pickle
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
@@ -24,6 +31,9 @@ __all__ = [
     "load_cifar10",
     "read_cifar10_batches",
     "cifar10_source",
+    "CorruptDatasetError",
+    "NPZ_SHA256",
+    "verify_cifar10_npz",
 ]
 
 CIFAR10_CLASSES = [
@@ -36,10 +46,47 @@ TV_TEST_FILE = "test_batch"
 TV_META_FILE = "batches.meta"
 N_TRAIN = 50_000
 N_TEST = 10_000
+#: SHA-256 of the lossless cifar10.npz this project is run on (x_train/y_train/x_test/y_test/
+#: class_names in the official batch order), computed with ``sha256sum`` from the file itself
+NPZ_SHA256 = "9bde78cbdab1c9f4589b2b6239091a87786d3adebd13ee3550ff81bdf2e38ca1"
+#: extra accepted SHA-256 values of cifar10.npz (comma-separated), for a deliberately other build
+ENV_NPZ_SHA256 = "HASHLIB_CIFAR10_SHA256"
 
 
 class DatasetNotFoundError(FileNotFoundError):
     """A dataset is not where the package looks for it; the message says how to get it."""
+
+
+class CorruptDatasetError(ValueError):
+    """A dataset file is there but is not the expected data (truncated, corrupt, another build)."""
+
+
+def _accepted_npz_sha256() -> set[str]:
+    extra = {h.strip().lower() for h in os.environ.get(ENV_NPZ_SHA256, "").split(",") if h.strip()}
+    return {NPZ_SHA256} | extra
+
+
+def _npz_fix(path: Path) -> str:
+    return (f"replace it with the published cifar10.npz (sha256 {NPZ_SHA256}), or delete it and use "
+            f"torchvision's {TV_FOLDER}/ in {path.parent} (torchvision.datasets.CIFAR10(root, download=True) "
+            f"fetches and md5-checks it); a deliberately different build is accepted when its sha256 is "
+            f"listed in ${ENV_NPZ_SHA256}")
+
+
+def verify_cifar10_npz(path: Union[str, os.PathLike]) -> str:
+    """The SHA-256 of ``path`` if it is an accepted cifar10.npz, else :class:`CorruptDatasetError`
+    naming the file and the fix."""
+    path = Path(path)
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    digest = h.hexdigest()
+    if digest not in _accepted_npz_sha256():
+        raise CorruptDatasetError(
+            f"{path} is not the expected CIFAR-10 file (sha256 {digest}, {path.stat().st_size:,} bytes): "
+            f"truncated, corrupt or another build. Fix: {_npz_fix(path)}.")
+    return digest
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +103,8 @@ class ImageArrays:
     class_names: list = field(default_factory=list)
     # Number of leading images that come from the official training set (CIFAR-10: 50,000).
     n_train: Optional[int] = None
+    # SHA-256 of the images' bytes (what split checksums cover); computed on load
+    images_sha256: str = ""
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -134,10 +183,15 @@ def load_cifar10(
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(kind: str, path: str, mtime_ns: int, size: int) -> ImageArrays:
+    # once per process per file version (the cache key has its mtime and size)
     if kind == "npz":
+        verify_cifar10_npz(path)
         arrays = _read_npz(Path(path))
     else:
         arrays = _read_torchvision(Path(path))
+    images_sha256 = hashlib.sha256(np.ascontiguousarray(arrays.images).data).hexdigest()
+    arrays = ImageArrays(images=arrays.images, labels=arrays.labels, class_names=arrays.class_names,
+                         n_train=arrays.n_train, images_sha256=images_sha256)
     arrays.images.setflags(write=False)
     arrays.labels.setflags(write=False)
     return arrays
@@ -153,14 +207,21 @@ def _check(images: np.ndarray, labels: np.ndarray, what: str) -> None:
 
 
 def _read_npz(path: Path) -> ImageArrays:
-    with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as d:
-        missing = {"x_train", "y_train", "x_test", "y_test"} - set(d.files)
-        if missing:
-            raise ValueError(f"{path}: missing arrays {sorted(missing)} (has {d.files})")
-        x_train, x_test = d["x_train"], d["x_test"]
-        y_train = d["y_train"].astype(np.int64).reshape(-1)
-        y_test = d["y_test"].astype(np.int64).reshape(-1)
-        names = [str(s) for s in d["class_names"]] if "class_names" in d.files else list(CIFAR10_CLASSES)
+    try:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as d:
+            missing = {"x_train", "y_train", "x_test", "y_test"} - set(d.files)
+            if missing:
+                raise CorruptDatasetError(f"{path}: missing arrays {sorted(missing)} (has {d.files}). "
+                                          f"Fix: {_npz_fix(path)}.")
+            x_train, x_test = d["x_train"], d["x_test"]
+            y_train = d["y_train"].astype(np.int64).reshape(-1)
+            y_test = d["y_test"].astype(np.int64).reshape(-1)
+            names = [str(s) for s in d["class_names"]] if "class_names" in d.files else list(CIFAR10_CLASSES)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
+        if isinstance(err, CorruptDatasetError):
+            raise
+        raise CorruptDatasetError(f"{path} cannot be read as CIFAR-10 ({type(err).__name__}: {err}): "
+                                  f"truncated or corrupt. Fix: {_npz_fix(path)}.") from err
     _check(x_train, y_train, f"{path} (train)")
     _check(x_test, y_test, f"{path} (test)")
     images = np.concatenate([x_train, x_test], axis=0)
@@ -235,9 +296,11 @@ def ensure_cifar10(root: Union[str, os.PathLike, None] = None) -> str:
     root = Path(root) if root is not None else data_root()
     try:
         kind, path = cifar10_source(root)
-        return f"CIFAR-10 found: {path}"
     except DatasetNotFoundError:
         pass
+    else:  # present is not enough: verified (sha256 of the npz, torchvision's md5 sums)
+        load_cifar10(root)
+        return f"CIFAR-10 found and verified: {path}"
     try:
         load_cifar10(root, download=True)
     except DatasetNotFoundError:

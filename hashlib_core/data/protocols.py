@@ -146,6 +146,8 @@ class _CifarContext:
             "n": int(len(a)),
             "n_train": int(a.n_train or 0),
             "labels_sha256": _sha256_bytes(np.ascontiguousarray(a.labels, dtype="<i8").tobytes()),
+            # the images themselves, so a run cached on other images is not served (issue 12)
+            "images_sha256": a.images_sha256 or _sha256_bytes(np.ascontiguousarray(a.images).tobytes()),
         }
 
     def labels(self, part: str, idx: np.ndarray) -> np.ndarray:
@@ -213,7 +215,10 @@ class _ListContext:
         self.train_from_file = train_txt.is_file()
         if self.train_from_file:
             self.lists["train"] = train_txt
-        self.data = {k: load_list_file(p) for k, p in self.lists.items()}
+        try:  # every line parsed and every image checked up front, not found missing mid-training
+            self.data = {k: load_list_file(p, image_root=folder) for k, p in self.lists.items()}
+        except FileNotFoundError as err:
+            raise DatasetNotFoundError(f"{name}: {err}; {layout}") from err
         ncls = {v[1].shape[1] for v in self.data.values() if len(v[0])}
         if len(ncls) != 1:
             raise ValueError(f"{name}: list files disagree on the number of classes: {sorted(ncls)}")
@@ -225,11 +230,6 @@ class _ListContext:
                 raise ValueError(f"{names_file}: {len(self.class_names)} names for {self.num_classes} classes")
         else:
             self.class_names = [f"label{i:02d}" for i in range(self.num_classes)]
-        for k, (paths, _) in self.data.items():
-            if paths and not (folder / paths[0]).is_file():
-                raise DatasetNotFoundError(
-                    f"{name}: image {folder / paths[0]} (first line of {self.lists[k]}) does not exist; {layout}"
-                )
         self.fingerprint = {
             "dataset": name,
             "train_source": "train.txt" if self.train_from_file else "database.txt",
