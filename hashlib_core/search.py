@@ -175,6 +175,21 @@ class HammingSearcher:
     def _key_dtype(self, b: int):
         return np.uint16 if b * (self.n_bits + 1) <= np.iinfo(np.uint16).max else np.int64
 
+    def distance_rows(self, qcols: np.ndarray, out: np.ndarray, scratch: Optional[_Scratch] = None) -> np.ndarray:
+        """Distances of packed query columns ``qcols`` (n_words, b) to the whole database, into
+        ``out`` (b, N) of :attr:`dist_dtype` (uint8 up to 255 bits)."""
+        b = qcols.shape[1]
+        s = scratch if scratch is not None else _Scratch(self.layout, b, self.n_db)
+        for c0 in range(0, self.n_db, s.width):
+            c1 = min(self.n_db, c0 + s.width)
+            self._distances(qcols, c0, c1, s, out=out[:, c0:c1])
+        return out
+
+    @property
+    def dist_dtype(self) -> np.dtype:
+        """dtype of the distances :meth:`distance_rows` writes."""
+        return self.layout.acc_dtype
+
     # ------------------------------------------------------------------ top-k
     def topk(self, query_codes, k: int, batch_size: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest items of every query (``k > N`` is clipped to N).

@@ -259,3 +259,112 @@ def test_faiss_missing_gives_install_hint(monkeypatch):
     ok = random_codes(np.random.default_rng(0), 3, 8)
     with pytest.raises(ImportError, match="pip install faiss-cpu"):
         C.topk_search(ok, ok, 1, backend="faiss")
+
+
+# --------------------------------------------------------------------------- evaluate (pre-issue-17 reference)
+from hashlib_core import metrics as M  # noqa: E402
+
+
+def _old_ap_ranked(dist, rel, k):
+    b = dist.shape[0]
+    order = np.argsort(dist, axis=1, kind="stable")
+    if k < order.shape[1]:
+        order = order[:, :k]
+    srel = np.take_along_axis(rel, order, axis=1)
+    rows, cols = np.nonzero(srel)
+    cnt = np.bincount(rows, minlength=b)
+    starts = np.cumsum(cnt) - cnt
+    rank_among_rel = np.arange(rows.size, dtype=np.float64) - np.repeat(starts, cnt) + 1.0
+    sums = np.bincount(rows, weights=rank_among_rel / (cols + 1.0), minlength=b)
+    return np.divide(sums, cnt, out=np.zeros(b), where=cnt > 0)
+
+
+def _old_bucket_counts(dist, rel, n_bits):
+    b = dist.shape[0]
+    nb = n_bits + 1
+    key = dist.astype(np.intp)
+    key += (np.arange(b, dtype=np.intp) * nb)[:, None]
+    n = np.bincount(key.ravel(), minlength=b * nb).reshape(b, nb)
+    r = np.bincount(key[rel], minlength=b * nb).reshape(b, nb)
+    return n, r
+
+
+def _old_evaluate(qc, dc, ql, dl, topk=None, radius=2, batch_size=None):
+    """hashlib_core.metrics.evaluate before issue 17 (same batches: 2**21 pairs by default)."""
+    Q, L = qc.shape
+    N = dc.shape[0]
+    k = N if topk is None else min(int(topk), N)
+    bs = max(1, (1 << 21) // N) if batch_size is None else batch_size
+    labels = M._Labels(ql, dl, Q, N)
+    H = M._harmonic_table(N)
+    psum, rsum = np.zeros(L + 1), np.zeros(L + 1)
+    ap_all, ta_all = np.empty(Q), np.empty(Q)
+    for start in range(0, Q, bs):
+        stop = min(Q, start + bs)
+        dist = _ref_hamming(qc[start:stop], dc)
+        rel = labels.batch(start, stop)
+        ap_all[start:stop] = _old_ap_ranked(dist, rel, k)
+        n, r = _old_bucket_counts(dist, rel, L)
+        ta_all[start:stop] = M._tie_aware_ap(n, r, k, H)
+        prec, rec = M._radius_pr(n, r)
+        psum += prec.sum(axis=0)
+        rsum += rec.sum(axis=0)
+    pc, rc = psum / Q, rsum / Q
+    rr = min(radius, L)
+    return {"map": float(ap_all.mean()), "map_tie_aware": float(ta_all.mean()), "p_at_h2": float(pc[rr]),
+            "r_at_h2": float(rc[rr]), "precision_by_radius": pc, "recall_by_radius": rc}
+
+
+def assert_evaluate_identical(qc, dc, ql, dl, **kw):
+    new = M.evaluate(qc, dc, ql, dl, **kw)
+    old = _old_evaluate(qc, dc, ql, dl, **kw)
+    for key in ("map", "map_tie_aware", "p_at_h2", "r_at_h2"):
+        assert new[key] == old[key], (key, new[key], old[key])  # bit for bit, not approximately
+    for key in ("precision_by_radius", "recall_by_radius"):
+        np.testing.assert_array_equal(new[key], old[key])
+    return new
+
+
+def labelled_codes(rng, n, L, n_classes=10, max_flip=0.45):
+    centres = random_codes(rng, n_classes, L)
+    y = rng.integers(0, n_classes, n)
+    c = centres[y].copy()
+    c[rng.random(c.shape) < rng.uniform(0, max_flip, (n, 1))] *= -1
+    return c, y
+
+
+@pytest.mark.parametrize("L", [12, 48, 60, 64, 130, 300])
+def test_evaluate_identical_single_label(L):
+    rng = np.random.default_rng(400 + L)
+    qc, ql = labelled_codes(rng, 90, L)
+    dc, dl = labelled_codes(rng, 7000, L)
+    for topk in (None, 1, 100, 6999, 7000, 7010):
+        assert_evaluate_identical(qc, dc, ql, dl, topk=topk)
+    assert_evaluate_identical(qc, dc, ql, dl, batch_size=7)
+
+
+def test_evaluate_identical_multi_label_and_ties():
+    rng = np.random.default_rng(7)
+    n_lab = 21
+    dl = (rng.random((6000, n_lab)) < 0.08).astype(np.int64)
+    ql = (rng.random((70, n_lab)) < 0.08).astype(np.int64)
+    ql[:3] = 0  # queries with no relevant item at all
+    dc, qc = random_codes(rng, 6000, 48), random_codes(rng, 70, 48)
+    for topk in (None, 5, 500, 5000):
+        assert_evaluate_identical(qc, dc, ql, dl, topk=topk)
+    # 4-bit codes: every distance bucket holds hundreds of tied items
+    dq, qq = random_codes(rng, 6000, 4), random_codes(rng, 70, 4)
+    for topk in (None, 1, 1000):
+        assert_evaluate_identical(qq, dq, ql, dl, topk=topk, radius=1)
+        assert_evaluate_identical(qq, dq, rng.integers(0, 3, 70), rng.integers(0, 3, 6000), topk=topk)
+
+
+def test_mean_average_precision_identical_and_evaluate_realistic_size():
+    rng = np.random.default_rng(8)
+    qc, ql = labelled_codes(rng, 120, 48)
+    dc, dl = labelled_codes(rng, 59000, 48)
+    ev = assert_evaluate_identical(qc, dc, ql, dl)
+    assert M.mean_average_precision(qc, dc, ql, dl) == ev["map"]
+    assert M.mean_average_precision(qc, dc, ql, dl, topk=1000) == _old_evaluate(qc, dc, ql, dl, topk=1000)["map"]
+    ap = M.average_precisions(qc, dc, ql, dl)
+    assert float(ap.mean()) == ev["map"] and ap.shape == (120,)
