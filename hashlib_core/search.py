@@ -46,7 +46,7 @@ QUERY_BATCH = 32
 BLOCK_PAIRS = 1 << 19
 
 #: Items of the first block, whose top-k is found by a histogram; later blocks only filter.
-FIRST_BLOCK_ITEMS = 8192
+FIRST_BLOCK_ITEMS = 65536
 
 #: The first block holds at least this many items per requested neighbour.
 _FIRST_BLOCK_PER_K = 64

@@ -90,10 +90,27 @@ def test_topk_random_codes_all_lengths(L):
 def test_topk_streaming_blocks_match(L, k):
     """A database far larger than the first block and the block width: the merge path runs."""
     rng = np.random.default_rng(k + L)
-    d = random_codes(rng, 45000, L)
-    q = np.concatenate([random_codes(rng, 37, L), d[[5, 20000, 44999]]])  # queries in the database too
+    n = 2 * S.FIRST_BLOCK_ITEMS + 1234
+    d = random_codes(rng, n, L)
+    q = np.concatenate([random_codes(rng, 21, L), d[[5, 20000, n - 1]]])  # queries in the database too
     assert_topk_equal(q, d, k)
     assert_topk_equal(q, d, k, batch_size=5)
+
+
+@pytest.mark.parametrize("merge_pending", [0.01, 1, 100])
+def test_topk_merge_path_on_tied_data(monkeypatch, merge_pending):
+    """Small first block and blocks, so that tied candidates are merged many times."""
+    monkeypatch.setattr(S, "FIRST_BLOCK_ITEMS", 512)
+    monkeypatch.setattr(S, "_FIRST_BLOCK_PER_K", 2)
+    monkeypatch.setattr(S, "BLOCK_PAIRS", 4096)
+    monkeypatch.setattr(S, "_MERGE_PENDING", merge_pending)
+    rng = np.random.default_rng(9)
+    tied = random_codes(rng, 9000, 4)
+    dup = np.repeat(noisy_class_codes(rng, 300, 48, flip=0.05), 30, axis=0)
+    for d in (tied, dup, noisy_class_codes(rng, 9000, 64, flip=0.2)):
+        q = np.concatenate([random_codes(rng, 9, d.shape[1]), d[[0, 4500, 8999]]])
+        for k in (1, 7, 100, 600, 4000):
+            assert_topk_equal(q, d, k, batch_size=4)
 
 
 def test_topk_heavily_tied_4_bit_codes_and_duplicates():
