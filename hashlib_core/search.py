@@ -37,16 +37,21 @@ __all__ = ["HammingSearcher", "BACKENDS", "QUERY_BATCH", "BLOCK_PAIRS"]
 #: Search backends: the pure-numpy engine (default) or faiss (optional extra ``search``).
 BACKENDS = ("numpy", "faiss")
 
-#: Queries per batch when ``batch_size`` is None.  Measured (benches/bench_search.py) on the
-#: 2-core EPYC: 8-16 are equally fast; 8 keeps the word buffer at 2 MiB.
+#: Queries per batch when ``batch_size`` is None (16-64 measured alike on the 2-core EPYC; larger
+#: batches share the per-batch selection calls among more queries).
 QUERY_BATCH = 32
 
 #: Query x item pairs per scanned block (the block's distances take one byte per pair; its XOR
 #: buffer 8 bytes per pair for 64-bit words): the block width is ``BLOCK_PAIRS // batch`` items.
 BLOCK_PAIRS = 1 << 19
 
-#: Items of the first block, whose top-k is found by a histogram; later blocks only filter.
+#: Items of the first block, whose top-k comes from a sampled cut distance and one sort of the
+#: candidates; later blocks only filter against the k-th kept distance.
 FIRST_BLOCK_ITEMS = 65536
+
+#: Query x item pairs of the first block's distance buffer (one byte each): caps the query batch
+#: when k, hence the first block, is large.
+_FIRST_BLOCK_PAIRS = 1 << 22
 
 #: The first block holds at least this many items per requested neighbour.
 _FIRST_BLOCK_PER_K = 64
@@ -235,6 +240,7 @@ class HammingSearcher:
             return idx_out, dist_out
         qcols = self.layout.columns(qp)
         first = min(n, max(FIRST_BLOCK_ITEMS, _FIRST_BLOCK_PER_K * k))
+        bs = max(1, min(bs, _FIRST_BLOCK_PAIRS // first))
         scratch = _Scratch(self.layout, min(bs, Q), n)
         first_dist = np.empty(min(bs, Q) * first, dtype=self.layout.acc_dtype)
         for q0 in range(0, Q, bs):
