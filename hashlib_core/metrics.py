@@ -321,7 +321,8 @@ def _ranked_stats(prob: _Problem, k: int, progress: bool = False):
     searcher = HammingSearcher(prob.dc)
     qcols = searcher.layout.columns(pack(prob.qc))
     N, L = prob.N, prob.L
-    comb_dtype = np.dtype(np.uint8 if 2 * L + 1 <= 255 else np.uint16 if 2 * L + 1 <= 65535 else np.uint32)
+    top = 2 * (L + 1)  # the largest bucket key below; comb itself is at most 2L + 1
+    comb_dtype = np.dtype(np.uint8 if top <= 255 else np.uint16 if top <= 65535 else np.uint32)
     inner = max(1, min(prob.batch_size, _RANK_PAIRS // N))
     bounds = np.empty((inner, L + 2), dtype=np.intp)
     rel_before = np.empty((inner, L + 2), dtype=np.intp)

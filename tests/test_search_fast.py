@@ -77,7 +77,7 @@ def assert_radius_equal(q, d, r, **kw):
 
 
 # --------------------------------------------------------------------------- top-k
-@pytest.mark.parametrize("L", [1, 4, 7, 8, 12, 33, 48, 63, 64, 65, 130, 300])
+@pytest.mark.parametrize("L", [1, 4, 7, 8, 12, 33, 48, 63, 64, 65, 130, 255, 256, 300])
 def test_topk_random_codes_all_lengths(L):
     rng = np.random.default_rng(L)
     q, d = random_codes(rng, 11, L), random_codes(rng, 3000, L)
@@ -350,7 +350,7 @@ def labelled_codes(rng, n, L, n_classes=10, max_flip=0.45):
     return c, y
 
 
-@pytest.mark.parametrize("L", [12, 48, 60, 64, 130, 300])
+@pytest.mark.parametrize("L", [12, 48, 60, 64, 126, 127, 128, 130, 300])
 def test_evaluate_identical_single_label(L):
     rng = np.random.default_rng(400 + L)
     qc, ql = labelled_codes(rng, 90, L)
