@@ -385,3 +385,21 @@ def test_mean_average_precision_identical_and_evaluate_realistic_size():
     assert M.mean_average_precision(qc, dc, ql, dl, topk=1000) == _old_evaluate(qc, dc, ql, dl, topk=1000)["map"]
     ap = M.average_precisions(qc, dc, ql, dl)
     assert float(ap.mean()) == ev["map"] and ap.shape == (120,)
+
+
+def test_from_packed_matches_and_checks_its_input():
+    rng = np.random.default_rng(10)
+    d, q = random_codes(rng, 3000, 21), random_codes(rng, 5, 21)
+    s = S.HammingSearcher.from_packed(C.pack(d), 21)
+    i1, d1 = s.topk(q, 40)
+    i2, d2 = _old_topk_search(q, d, 40)
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_array_equal(d1, d2)
+    bad = C.pack(d)
+    bad[7, -1] |= 1  # a padding bit set
+    with pytest.raises(ValueError, match="padding bits"):
+        S.HammingSearcher.from_packed(bad, 21)
+    with pytest.raises(ValueError, match="21 bits need 3 bytes"):
+        S.HammingSearcher.from_packed(C.pack(d)[:, :2], 21)
+    with pytest.raises(ValueError, match="uint8"):
+        S.HammingSearcher.from_packed(C.pack(d).astype(np.int16), 21)
