@@ -343,6 +343,8 @@ def topk_search(
 
     _check_backend(backend)
     q, d = _check_pair(query_codes, db_codes)
+    if int(k) < 1:  # before the database is packed
+        raise ValueError(f"k must be >= 1, got {int(k)}")
     return HammingSearcher(d, backend=backend).topk(q, k, batch_size)
 
 
