@@ -330,40 +330,34 @@ def hamming_distance(query_codes, db_codes, batch_size: Optional[int] = None) ->
 # search
 # --------------------------------------------------------------------------- #
 def topk_search(
-    query_codes, db_codes, k: int, batch_size: Optional[int] = None
+    query_codes, db_codes, k: int, batch_size: Optional[int] = None, backend: str = "numpy"
 ) -> Tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest database items of every query in Hamming space.
 
     Items are ordered by (Hamming distance ascending, database index ascending):
     ties are broken by the lower database index, so the result is deterministic.
-    ``k`` larger than the database size is clipped to ``N``.
+    ``k`` larger than the database size is clipped to ``N``.  ``batch_size`` is
+    a number of queries per batch (it bounds memory, never changes results).
+
+    ``backend="numpy"`` (default): :class:`hashlib_core.search.HammingSearcher`,
+    a counting selection over byte / word columns.  ``backend="faiss"``:
+    ``faiss.IndexBinaryFlat`` (optional extra ``search``); same distances, but
+    among items tied at the k-th distance faiss may return others than the
+    lowest indices.  To search one database many times, build a
+    ``HammingSearcher`` once.
 
     Returns
     -------
     indices : (Q, min(k, N)) np.int64
     distances : (Q, min(k, N)) np.uint16
     """
+    from .search import HammingSearcher, _check_backend
+
+    _check_backend(backend)
     q, d = _check_pair(query_codes, db_codes)
-    k = int(k)
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    n = d.shape[0]
-    k = min(k, n)
-    idx_out = np.empty((q.shape[0], k), dtype=np.int64)
-    dist_out = np.empty((q.shape[0], k), dtype=np.uint16)
-    for start, dist in iter_hamming_batches(q, d, batch_size):
-        stop = start + dist.shape[0]
-        if k < n // 4:
-            # unique composite key (distance, index) -> partition, then sort k
-            key = dist.astype(np.int64) * n + np.arange(n, dtype=np.int64)
-            part = np.argpartition(key, k - 1, axis=1)[:, :k]
-            order = np.argsort(np.take_along_axis(key, part, axis=1), axis=1)
-            idx = np.take_along_axis(part, order, axis=1)
-        else:
-            idx = np.argsort(dist, axis=1, kind="stable")[:, :k]
-        idx_out[start:stop] = idx
-        dist_out[start:stop] = np.take_along_axis(dist, idx, axis=1)
-    return idx_out, dist_out
+    if int(k) < 1:  # before the database is packed
+        raise ValueError(f"k must be >= 1, got {int(k)}")
+    return HammingSearcher(d, backend=backend).topk(q, k, batch_size)
 
 
 def radius_search(
@@ -372,26 +366,21 @@ def radius_search(
     r: int,
     batch_size: Optional[int] = None,
     return_distances: bool = False,
+    backend: str = "numpy",
 ) -> Union[List[np.ndarray], Tuple[List[np.ndarray], List[np.ndarray]]]:
     """All database items within Hamming distance ``<= r`` of each query.
 
     Returns a list (one entry per query) of ``np.int64`` index arrays sorted by
     (distance ascending, database index ascending); with
     ``return_distances=True`` also the matching list of ``np.uint16`` distances.
+    ``backend="faiss"`` answers with ``faiss.IndexBinaryMultiHash``
+    (:mod:`hashlib_core.search_faiss`; exact, same lists and order).
     """
+    from .search import HammingSearcher, _check_backend
+
+    _check_backend(backend)
     q, d = _check_pair(query_codes, db_codes)
     r = int(r)
     if r < 0:
         raise ValueError(f"radius must be >= 0, got {r}")
-    indices: List[np.ndarray] = []
-    dists: List[np.ndarray] = []
-    for _, dist in iter_hamming_batches(q, d, batch_size):
-        for row in dist:
-            hit = np.flatnonzero(row <= r)
-            hd = row[hit]
-            order = np.argsort(hd, kind="stable")  # hit is ascending -> index tie-break
-            indices.append(hit[order].astype(np.int64))
-            dists.append(hd[order])
-    if return_distances:
-        return indices, dists
-    return indices
+    return HammingSearcher(d, backend=backend).radius(q, r, batch_size, return_distances)
