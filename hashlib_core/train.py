@@ -18,7 +18,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from hashlib_core.progress import tqdm
 
 from hashlib_core.data.transforms import to_tensor_batch
 

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from hashlib_core.progress import tqdm
 
 from hashlib_core.baselines.features import source_identity
 from hashlib_core.data.transforms import to_tensor_batch
