@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 test: data
-	HASHLIB_PROFILE=smoke $(PY) -m pytest tests --nbval-lax --nbval-current-env notebooks -p no:cacheprovider
+	HASHLIB_PROFILE=smoke HASHLIB_PROGRESS=text $(PY) -m pytest tests --nbval-lax --nbval-current-env notebooks -p no:cacheprovider
 
 reproduce: data
 	$(PY) -m hashlib_core.reproduce --profile $(PROFILE)

@@ -162,7 +162,13 @@ def _record_relative_paths(executed: Path, notebook: Path, final: Path) -> None:
     meta = nb.metadata.get("papermill")
     if meta is None:
         return
-    meta["input_path"], meta["output_path"] = _shown(notebook), _shown(final)
+    def portable(path: Path) -> str:
+        try:
+            return str(path.relative_to(repo_root()))
+        except ValueError:  # outside the checkout (smoke outputs in the cache, HASHLIB_FIGURES)
+            return str(Path(*path.parts[-3:]))
+
+    meta["input_path"], meta["output_path"] = portable(notebook), portable(final)
     nbformat.write(nb, executed)
 
 

@@ -167,3 +167,45 @@ def test_logs_are_scanned(tmp_path):
 def test_committed_figures_hold_no_machine_paths_or_warnings():
     problems = scan_folder(FIGURES)
     assert problems == [], f"{len(problems)} problem(s), e.g.:\n" + "\n".join(problems[:15])
+
+
+# --- the batch path itself -------------------------------------------------------------------
+
+
+def test_batch_kernel_writes_clean_outputs(tmp_path, monkeypatch, capfd):
+    """A notebook run by reproduce.execute (papermill) with a package progress bar: the bar is
+    plain text on stdout (no widget JSON, nothing on stderr), the kernel runs over IPC (no
+    'running over TCP without encryption' warning), the recorded paths are not this machine's."""
+    from hashlib_core import reproduce
+
+    monkeypatch.setenv("HASHLIB_FIGURES", str(tmp_path / "figures"))
+    monkeypatch.delenv("HASHLIB_PROGRESS", raising=False)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from hashlib_core.progress import tqdm\n"
+        "for _ in tqdm(range(3), desc='batch bar'):\n    pass\nprint('done')")]
+    source = tmp_path / "nb_batch.ipynb"
+    nbformat.write(nb, source)
+    out = reproduce.execute(source, {}, "cpu")
+    assert out == tmp_path / "figures" / "nb_batch" / "nb_batch.ipynb"
+    assert scan_notebook(out) == []
+    executed = nbformat.read(out, as_version=4)
+    stdout = "".join(o.get("text", "") for o in executed.cells[0].outputs if o.get("name") == "stdout")
+    assert "batch bar: 100%" in stdout and "done" in stdout
+    assert executed.metadata.papermill.output_path == "figures/nb_batch/nb_batch.ipynb"
+    assert "without encryption" not in capfd.readouterr().err
+    assert "HASHLIB_PROGRESS" not in __import__("os").environ  # restored after the run
+
+
+def test_progress_mode_is_checked(monkeypatch):
+    from hashlib_core import progress
+
+    monkeypatch.setenv("HASHLIB_PROGRESS", "widgets")
+    with pytest.raises(ValueError, match="HASHLIB_PROGRESS='widgets': allowed values are auto, text"):
+        progress.tqdm(range(2))
+    monkeypatch.setenv("HASHLIB_PROGRESS", "text")
+    import tqdm.std
+
+    bar = progress.tqdm(range(2), disable=True)
+    assert type(bar) is tqdm.std.tqdm
