@@ -13,7 +13,10 @@ run that made it). The plan counts which of those keys are in the run cache now
   the recorded pass from any manifest in the folder: a run whose trunk was cached when it ran
   recorded a near-zero ``trunk_s`` and would otherwise hide the pass;
 * the notebook's own time beyond its runs (loading, plotting) as its last wall time minus the
-  compute time of the runs it computed then.
+  compute time of the runs it computed then;
+* the start of its kernel and imports, which the manifest's wall time (taken from the notebook's
+  ``Report``) misses: the median, over the notebooks, of the batch's recorded time of a notebook
+  (``reproduce-<profile>.json``) minus its manifest's wall time.
 
 Rates are those of the machine that made the manifests (``manifest["machine"]``).
 """
@@ -43,7 +46,7 @@ class NotebookPlan:
     to_compute: int = 0
     runs_s: float = 0.0        # recorded compute time of the runs to compute
     trunk_s: float = 0.0       # trunk passes this notebook will be the first to need
-    overhead_s: float = 0.0    # the notebook's own time beyond its runs
+    overhead_s: float = 0.0    # the notebook's own time beyond its runs, kernel start included
     unknown_trunks: int = 0    # trunks missing with no recorded pass to estimate them by
     cpus: int | None = None    # CPU count of the machine that made the manifest
 
@@ -98,11 +101,37 @@ def recorded_trunk_passes(figures_root: Path) -> dict[str, float]:
     return passes
 
 
-def plan_batch(stems: Iterable[str], figures_root: Path, cache: Path | None = None) -> list[NotebookPlan]:
+#: a batch time further than this above the manifest's wall time belongs to another run
+STARTUP_MAX_S = 120.0
+
+
+def kernel_startup_s(figures_root: Path, profile: str) -> float:
+    """Median of (batch time of a notebook − its manifest's wall time) over the notebooks that
+    have both: the kernel start and imports papermill pays before the notebook's Report starts."""
+    path = Path(figures_root) / f"reproduce-{profile}.json"
+    if not path.is_file():
+        return 0.0
+    gaps = []
+    for stem, seconds in json.loads(path.read_text()).items():
+        manifest = _manifest(Path(figures_root) / stem)
+        if manifest is not None:
+            gap = float(seconds) - float(manifest.get("wall_time_s", 0.0))
+            if 0.0 <= gap <= STARTUP_MAX_S:
+                gaps.append(gap)
+    gaps.sort()
+    if not gaps:
+        return 0.0
+    mid = len(gaps) // 2
+    return gaps[mid] if len(gaps) % 2 else (gaps[mid - 1] + gaps[mid]) / 2
+
+
+def plan_batch(stems: Iterable[str], figures_root: Path, cache: Path | None = None,
+               profile: str = "cpu") -> list[NotebookPlan]:
     """The plan of running ``stems`` in order, from the manifests in ``figures_root/<stem>/``."""
     cache = Path(cache) if cache is not None else cache_root()
     figures_root = Path(figures_root)
     passes = recorded_trunk_passes(figures_root)
+    startup = kernel_startup_s(figures_root, profile)
     computed_before: set[str] = set()   # run keys an earlier notebook of this batch will compute
     trunks_before: set[str] = set()     # trunk keys an earlier notebook will pass
     plans = []
@@ -115,7 +144,7 @@ def plan_batch(stems: Iterable[str], figures_root: Path, cache: Path | None = No
         plan = NotebookPlan(stem, known=True, runs=len(runs), cpus=(manifest.get("machine") or {}).get("cpu_count"))
         computed_then = sum(run_compute_s(r.get("timings") or {}) + float((r.get("timings") or {}).get("trunk_s", 0.0) or 0.0)
                             for r in runs.values() if not r.get("cached"))
-        plan.overhead_s = max(0.0, float(manifest.get("wall_time_s", 0.0)) - computed_then)
+        plan.overhead_s = startup + max(0.0, float(manifest.get("wall_time_s", 0.0)) - computed_then)
         for key, run in sorted(runs.items()):
             if _run_cached(key, cache):
                 plan.cached += 1

@@ -217,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return 0
     figures_root = figures_dir("", args.profile)
-    print(format_plan(plan_batch([nb.stem for nb, _ in plan], figures_root), args.profile), flush=True)
+    print(format_plan(plan_batch([nb.stem for nb, _ in plan], figures_root, profile=args.profile), args.profile),
+          flush=True)
     if args.plan:
         return 0
     timings: dict[str, float] = {}

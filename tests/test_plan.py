@@ -126,3 +126,15 @@ def test_reproduce_summary_counts_runs_and_failures(batch, monkeypatch, capsys):
     assert (figures / "README.md").is_file()  # the gallery is rebuilt at the end
     timings = json.loads((figures / "reproduce-cpu.json").read_text())
     assert set(timings) == {stems[1]}
+
+
+def test_kernel_startup_from_the_batch_timings(batch):
+    """The batch's time of a notebook minus its manifest's wall time; far-off pairs are ignored."""
+    figures, cache = batch
+    _manifest(figures, "nb_c", {}, wall=10.0)
+    (figures / "reproduce-cpu.json").write_text(json.dumps(
+        {"nb_a": 1186.0, "nb_b": 44.0, "nb_c": 500.0, "nb_gone": 3.0}))
+    assert plan_mod.kernel_startup_s(figures, "cpu") == pytest.approx(5.0)  # median of 6 and 4
+    a, b = plan_mod.plan_batch(["nb_a", "nb_b"], figures, cache, profile="cpu")
+    assert a.overhead_s == pytest.approx(5.0 + 1180 - (106 + 1056))
+    assert plan_mod.kernel_startup_s(figures, "paper") == 0.0
