@@ -2,6 +2,7 @@
 #   make reproduce   regenerate every table and figure (PROFILE=cpu by default)
 #   make test        unit tests + the notebooks under the smoke profile (nbval)
 #   make lab         JupyterLab on the project's kernel, to work with the notebooks interactively
+#   make plan        what `make reproduce` would compute, and how long it should take
 # Both create/refresh the virtual environment first; it is reused while the dependency files
 # are unchanged (the stamp file name carries their hash).
 
@@ -21,7 +22,7 @@ export HASHLIB_DATA
 LAB_IP ?= 127.0.0.1
 LAB_PORT ?= 8888
 
-.PHONY: install data test reproduce lab check-params bench clean-cache
+.PHONY: install data test reproduce plan lab check-params bench clean-cache
 
 install: $(STAMP)
 
@@ -42,6 +43,10 @@ test: data
 
 reproduce: data
 	$(PY) -m hashlib_core.reproduce --profile $(PROFILE)
+
+# What `make reproduce` would do: runs cached / to compute per notebook, and a time estimate.
+plan: $(STAMP)
+	$(PY) -m hashlib_core.reproduce --profile $(PROFILE) --plan
 
 # The kernel is the virtual environment's own python3 (ipykernel's native kernel), which inherits
 # HASHLIB_DATA from here; notebooks default to the cpu profile (HASHLIB_PROFILE=smoke for a quick try).
