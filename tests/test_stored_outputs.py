@@ -209,3 +209,16 @@ def test_progress_mode_is_checked(monkeypatch):
 
     bar = progress.tqdm(range(2), disable=True)
     assert type(bar) is tqdm.std.tqdm
+
+
+@pytest.mark.xfail(strict=False, reason="hashlib_core/runner.py (run_many, the lead's file during the "
+                   "restructure) still imports tqdm.auto: its 'runs' bar is stored as widget JSON in "
+                   "batch runs of sweeps (seen under smoke in notebook 03) until it imports "
+                   "hashlib_core.progress.tqdm")
+def test_every_package_bar_comes_from_hashlib_core_progress():
+    """A bar made straight from tqdm.auto ignores HASHLIB_PROGRESS and draws a widget in batch runs."""
+    package = REPO / "hashlib_core"
+    offenders = [str(path.relative_to(REPO)) for path in sorted(package.rglob("*.py"))
+                 if path.name != "progress.py"
+                 and re.search(r"^\s*from tqdm(\.auto|\.autonotebook|\.notebook)? import", path.read_text(), re.M)]
+    assert offenders == []
