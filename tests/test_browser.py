@@ -118,7 +118,9 @@ def jupyterlab(tmp_path):
     })
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={REPO}", "--LabApp.news_url=", "--ServerApp.open_browser=False"]
+           f"--ServerApp.root_dir={REPO}", "--LabApp.news_url=", "--ServerApp.open_browser=False",
+           # checkpoints outside the checkout (an absolute path is taken as is)
+           f"--FileCheckpoints.checkpoint_dir={tmp_path / 'checkpoints'}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # CI containers run as root
     log = tmp_path / "jupyterlab.log"
@@ -249,4 +251,5 @@ def test_notebook_00_runs_in_jupyterlab(jupyterlab):
         finally:
             browser.close()
     assert hashlib.sha256(notebook_file.read_bytes()).hexdigest() == before, "the notebook file was modified"
+    assert not (notebook_file.parent / ".ipynb_checkpoints").exists(), "the server wrote into the checkout"
     assert time.time() - t0 < 120
