@@ -1,6 +1,8 @@
 # Two commands for a newcomer (see README):
 #   make reproduce   regenerate every table and figure (PROFILE=cpu by default)
 #   make test        unit tests + the notebooks under the smoke profile (nbval)
+#   make lab         JupyterLab on the project's kernel, to work with the notebooks interactively
+#   make plan        what `make reproduce` would compute, and how long it should take
 # Both create/refresh the virtual environment first; it is reused while the dependency files
 # are unchanged (the stamp file name carries their hash).
 
@@ -16,7 +18,11 @@ STAMP := $(VENV)/.installed-$(DEPS_HASH)
 HASHLIB_DATA ?= $(if $(wildcard ../shared/datasets/cifar10.npz),$(abspath ../shared/datasets),$(CURDIR)/data)
 export HASHLIB_DATA
 
-.PHONY: install data test reproduce check-params bench clean-cache
+# `make lab`: where JupyterLab listens (LAB_PORT=0 picks a free port; the URL is printed either way)
+LAB_IP ?= 127.0.0.1
+LAB_PORT ?= 8888
+
+.PHONY: install data test reproduce plan lab check-params bench clean-cache
 
 install: $(STAMP)
 
@@ -33,10 +39,23 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 test: data
-	HASHLIB_PROFILE=smoke $(PY) -m pytest tests --nbval-lax --nbval-current-env notebooks -p no:cacheprovider
+	HASHLIB_PROFILE=smoke HASHLIB_PROGRESS=text $(PY) -m pytest tests --nbval-lax --nbval-current-env notebooks -p no:cacheprovider
 
 reproduce: data
 	$(PY) -m hashlib_core.reproduce --profile $(PROFILE)
+
+# What `make reproduce` would do: runs cached / to compute per notebook, and a time estimate.
+plan: $(STAMP)
+	$(PY) -m hashlib_core.reproduce --profile $(PROFILE) --plan
+
+# The kernel is the virtual environment's own python3 (ipykernel's native kernel), which inherits
+# HASHLIB_DATA from here; notebooks default to the cpu profile (HASHLIB_PROFILE=smoke for a quick try).
+lab: data
+	@echo "JupyterLab on $(LAB_IP), root $(CURDIR), HASHLIB_DATA=$(HASHLIB_DATA)"
+	@echo "open the http://$(LAB_IP):...?token=... URL printed below; stop with Ctrl-C"
+	$(PY) -m jupyter lab --ServerApp.ip=$(LAB_IP) --ServerApp.port=$(LAB_PORT) \
+		--ServerApp.root_dir=$(CURDIR) --FileContentsManager.preferred_dir=notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 check-params: $(STAMP)
 	for p in smoke cpu paper; do $(PY) -m hashlib_core.reproduce --profile $$p --check || exit 1; done

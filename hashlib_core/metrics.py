@@ -137,7 +137,7 @@ class _Problem:
         """Yield ``(start, dist (b,N) uint16, rel (b,N) bool)``."""
         it = iter_hamming_batches(self.qc, self.dc, self.batch_size)
         if progress:
-            from tqdm.auto import tqdm
+            from hashlib_core.progress import tqdm
 
             it = tqdm(it, total=-(-self.Q // self.batch_size), desc="queries", unit="batch")
         for start, dist in it:
@@ -333,7 +333,7 @@ def _ranked_stats(prob: _Problem, k: int, progress: bool = False):
     one, one_byte = comb_dtype.type(1), comb_dtype.itemsize == 1
     starts = range(0, prob.Q, prob.batch_size)
     if progress:
-        from tqdm.auto import tqdm
+        from hashlib_core.progress import tqdm
 
         starts = tqdm(starts, desc="queries", unit="batch")
     for start in starts:

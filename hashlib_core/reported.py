@@ -1,6 +1,6 @@
 """The papers' reported numbers, transcribed once into ``reported_values/reported.csv``.
 
-Columns: paper (file prefix in ``../shared/papers``), artefact (``table2`` ...), method,
+Columns: paper (its number in ``docs/papers.md``: ``000`` ... ``004``), artefact (``table2`` ...), method,
 variant, dataset, bits, metric, value. Notebooks read them through :func:`reported` and put
 them beside our numbers; ``tests/test_reported.py`` checks cells against the paper text.
 """

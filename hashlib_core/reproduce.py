@@ -2,6 +2,12 @@
 
     python -m hashlib_core.reproduce --profile cpu            # everything (what `make reproduce` runs)
     python -m hashlib_core.reproduce --profile cpu --only 01_dshfmdf_table2
+    python -m hashlib_core.reproduce --profile cpu --plan     # runs cached / to compute, time estimate
+
+A batch first prints its plan (:mod:`hashlib_core.plan`), then shows one progress bar over the
+notebooks, then a summary (runs computed and reused, notebooks failed, wall time) and rebuilds
+the results gallery (:mod:`hashlib_core.gallery`). A failing notebook is reported and the batch
+goes on with the next; the exit status is 1 when any failed.
 
 The registry is ``params/notebooks.yaml``; the parameters of notebook ``N`` under profile ``P``
 are ``params/N/P.yaml`` (a plain papermill parameter file). Every parameter file is checked
@@ -104,22 +110,61 @@ def resolve(profile: str, only: list[str] | None = None) -> list[tuple[Path, dic
 
 
 def execute(notebook: Path, params: dict[str, Any], profile: str) -> Path:
-    """Run one notebook with papermill; the executed copy lands beside its outputs, atomically."""
+    """Run one notebook with papermill; the executed copy lands beside its outputs, atomically.
+
+    The kernel talks to papermill over local IPC sockets instead of unencrypted TCP ports (so
+    ipykernel has no reason to warn about eavesdropping in the batch log), and draws its progress
+    bars as text (``HASHLIB_PROGRESS=text``, :mod:`hashlib_core.progress`): a widget bar would be
+    stored in the executed notebook as widget JSON that nothing renders.
+    """
     import papermill as pm
+    from traitlets.config import Config
+
+    from hashlib_core.progress import ENV_PROGRESS
+
+    kernel_config = Config()
+    kernel_config.KernelManager.transport = "ipc"
 
     out_dir = figures_dir(notebook.stem, profile)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / notebook.name
     # unique to this process: two batches running one notebook never share (or delete) a file
     tmp = out_dir / f".{notebook.stem}.running.{os.getpid()}.ipynb"
+    previous_progress = os.environ.get(ENV_PROGRESS)
+    os.environ[ENV_PROGRESS] = "text"  # inherited by the kernel papermill starts
     try:
         pm.execute_notebook(str(notebook), str(tmp), parameters=params, cwd=str(notebook.parent),
-                            kernel_name="python3", progress_bar=False, log_output=True)
+                            kernel_name="python3", progress_bar=False, log_output=True,
+                            config=kernel_config)
+        _record_relative_paths(tmp, notebook, final)
         os.replace(tmp, final)
     finally:
+        if previous_progress is None:
+            os.environ.pop(ENV_PROGRESS, None)
+        else:
+            os.environ[ENV_PROGRESS] = previous_progress
         if tmp.exists():
             tmp.unlink()
     return final
+
+
+def _record_relative_paths(executed: Path, notebook: Path, final: Path) -> None:
+    """papermill records the absolute input and output paths in the notebook's metadata; keep
+    them as the reader's checkout sees them (repository-relative), not as this machine's."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    meta = nb.metadata.get("papermill")
+    if meta is None:
+        return
+    def portable(path: Path) -> str:
+        try:
+            return str(path.relative_to(repo_root()))
+        except ValueError:  # outside the checkout (smoke outputs in the cache, HASHLIB_FIGURES)
+            return str(Path(*path.parts[-3:]))
+
+    meta["input_path"], meta["output_path"] = portable(notebook), portable(final)
+    nbformat.write(nb, executed)
 
 
 def _shown(path: Path) -> str:
@@ -134,13 +179,30 @@ def _raise_system_exit(signum, frame):  # noqa: ARG001 - signal handler signatur
     raise SystemExit(128 + signum)
 
 
+def _runs_of(stem: str, profile: str, since: float) -> tuple[int, int] | None:
+    """(computed, reused) runs in the manifest ``stem`` wrote after ``since``; None if it wrote none."""
+    path = figures_dir(stem, profile) / "manifest.json"
+    if not path.is_file() or path.stat().st_mtime < since:
+        return None
+    runs = (json.loads(path.read_text()).get("runs") or {}).values()
+    computed = sum(1 for r in runs if not r.get("cached"))
+    return computed, sum(1 for r in runs if r.get("cached"))
+
+
 def main(argv: list[str] | None = None) -> int:
+    from tqdm.std import tqdm
+
+    from hashlib_core import gallery
+    from hashlib_core.plan import duration, format_plan, plan_batch
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "cpu"),
                         help=f"one of {available_profiles()} (default cpu)")
     parser.add_argument("--only", nargs="+", metavar="NOTEBOOK",
                         help="notebook stems to run (default: all registered; at least one with --only)")
     parser.add_argument("--check", action="store_true", help="validate everything, run nothing")
+    parser.add_argument("--plan", action="store_true",
+                        help="print the plan (runs cached / to compute, time estimate) and stop")
     args = parser.parse_args(argv)
     try:
         plan = resolve(args.profile, args.only)
@@ -150,25 +212,51 @@ def main(argv: list[str] | None = None) -> int:
     print(f"profile {args.profile}: {len(plan)} notebook(s): " + ", ".join(nb.stem for nb, _ in plan))
     if args.check:
         return 0
-    timings = {}
+    figures_root = figures_dir("", args.profile)
+    print(format_plan(plan_batch([nb.stem for nb, _ in plan], figures_root, profile=args.profile), args.profile),
+          flush=True)
+    if args.plan:
+        return 0
+    timings: dict[str, float] = {}
+    failed: dict[str, str] = {}
+    computed = reused = 0
+    batch_start = time.time()
     # a batch stopped with SIGTERM (kill, a CI timeout) unwinds like Ctrl-C, so execute()'s cleanup
     # removes the half-written notebook instead of leaving it among the figures
     previous_handler = signal.signal(signal.SIGTERM, _raise_system_exit)
+    bar = tqdm(total=len(plan), desc="notebooks", unit="nb", file=sys.stderr, dynamic_ncols=True)
     try:
         for notebook, params in plan:
+            bar.set_postfix_str(notebook.stem)
             t0 = time.time()
-            print(f"--> {notebook.stem}", flush=True)
-            out = execute(notebook, params, args.profile)
-            timings[notebook.stem] = round(time.time() - t0, 1)
-            print(f"<-- {notebook.stem}: {timings[notebook.stem]} s -> {_shown(out)}", flush=True)
+            bar.write(f"--> {notebook.stem}")
+            try:
+                out = execute(notebook, params, args.profile)
+            except Exception as err:  # noqa: BLE001 - reported, and the batch goes on
+                text = str(err).strip()
+                failed[notebook.stem] = f"{type(err).__name__}: {text.splitlines()[-1] if text else ''}"
+                bar.write(f"<-- {notebook.stem}: FAILED after {time.time() - t0:.1f} s: {failed[notebook.stem]}")
+            else:
+                timings[notebook.stem] = round(time.time() - t0, 1)
+                runs = _runs_of(notebook.stem, args.profile, t0)
+                if runs:
+                    computed, reused = computed + runs[0], reused + runs[1]
+                ran = f" (runs computed {runs[0]}, reused {runs[1]})" if runs else ""
+                bar.write(f"<-- {notebook.stem}: {timings[notebook.stem]} s{ran} -> {_shown(out)}")
+            bar.update(1)
     finally:
+        bar.close()
         signal.signal(signal.SIGTERM, previous_handler)
-    summary = figures_dir("", args.profile) / f"reproduce-{args.profile}.json"
+    summary = figures_root / f"reproduce-{args.profile}.json"
     previous = json.loads(summary.read_text()) if summary.is_file() else {}
     previous.update(timings)
     summary.write_text(json.dumps(previous, indent=1, sort_keys=True))
-    print(f"done: {sum(timings.values()):.0f} s in all")
-    return 0
+    page = gallery.write(figures_root)
+    print(f"summary: {len(timings)} notebook(s) ran, {len(failed)} failed; runs computed {computed}, "
+          f"reused {reused}; wall time {duration(time.time() - batch_start)}; gallery {_shown(page)}")
+    for stem, why in failed.items():
+        print(f"  failed: {stem}: {why}")
+    return 1 if failed else 0
 
 
 def _runs_cached_since(started: float) -> int:

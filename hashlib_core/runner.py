@@ -382,7 +382,7 @@ def _fit_and_evaluate(config: RunConfig, method: Method, progress: bool) -> RunR
 
 def run_many(configs: Iterable[RunConfig], progress: bool = True, **kwargs) -> list[RunResult]:
     """Run (or fetch from the cache) each config in turn; an interrupted sweep resumes."""
-    from tqdm.auto import tqdm
+    from hashlib_core.progress import tqdm
 
     configs = list(configs)
     results = []

@@ -20,7 +20,7 @@ from typing import Any, Callable, NamedTuple, Protocol, Sequence
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from hashlib_core.progress import tqdm
 
 from hashlib_core.data.transforms import RGB_IMAGENET, InputSpec
 from hashlib_core.models.common import Backbone, parameter_groups

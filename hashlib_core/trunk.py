@@ -34,7 +34,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from hashlib_core.progress import tqdm
 
 from hashlib_core.data.identity import source_identity
 from hashlib_core.data.transforms import RGB_IMAGENET, InputSpec

@@ -2,7 +2,7 @@
 
 Fixtures are generated in tmp_path (synthetic CIFAR-10 in both on-disk formats, tiny list-file
 datasets); the protocol tests on real CIFAR-10 use $HASHLIB_DATA/cifar10.npz or
-../shared/datasets/cifar10.npz and are skipped (with the reason) when neither exists.
+the developers' shared datasets folder and are skipped (with the reason) when neither exists.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ REAL_ROOT = _real_cifar_root()
 needs_real = pytest.mark.skipif(
     REAL_ROOT is None,
     reason="real CIFAR-10 not found: set HASHLIB_DATA to a folder holding cifar10.npz "
-           "(see ../shared/datasets/README.md)",
+           "(see docs/data.md)",
 )
 
 

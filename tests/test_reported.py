@@ -19,7 +19,7 @@ def _row(text: str, name: str) -> list[str]:
     raise AssertionError(f"row {name!r} not found")
 
 
-@pytest.mark.skipif(not P000.is_file(), reason="paper text not beside the checkout (../shared/papers)")
+@pytest.mark.skipif(not P000.is_file(), reason="the paper's plain text is not on this machine (developers' copy only)")
 @pytest.mark.parametrize("name,method", [("Ours", "DSHFMDF"), ("SH", "SH"), ("DFEH", "DFEH"), ("DMUH", "DMUH")])
 def test_table2_rows_match_paper_text(name, method):
     cells = _row(P000.read_text(), name)
@@ -32,7 +32,7 @@ def test_table2_rows_match_paper_text(name, method):
     assert [f"{float(c):g}" if c != "-" else "-" for c in cells[:8]] == expected
 
 
-@pytest.mark.skipif(not P000.is_file(), reason="paper text not beside the checkout (../shared/papers)")
+@pytest.mark.skipif(not P000.is_file(), reason="the paper's plain text is not on this machine (developers' copy only)")
 @pytest.mark.parametrize("table,row,variant", [("table3", "VGG13", "vgg13_bn"), ("table4", "conv3–5", "conv3-5"),
                                                 ("table5", "DSHFMDJ-J3", "J1+J3 (beta=0)")])
 def test_ablation_rows_match_paper_text(table, row, variant):

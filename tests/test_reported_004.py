@@ -8,7 +8,7 @@ from hashlib_core.reported import reported
 
 PAPERS = Path(__file__).resolve().parents[1].parent / "shared" / "papers"
 P004 = PAPERS / "004_6485a438287d2966.txt"
-needs_text = pytest.mark.skipif(not P004.is_file(), reason="paper text not beside the checkout (../shared/papers)")
+needs_text = pytest.mark.skipif(not P004.is_file(), reason="the paper's plain text is not on this machine (developers' copy only)")
 
 
 def _rows(text: str, first: str) -> list[list[str]]:

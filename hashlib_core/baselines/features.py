@@ -141,7 +141,7 @@ def feature_cache_dir(name: str) -> Path:
 
 
 def _compute(fn, get_batch, n: int, batch: int, progress: bool, desc: str) -> np.ndarray:
-    from tqdm.auto import tqdm
+    from hashlib_core.progress import tqdm
 
     out = []
     for start in tqdm(range(0, n, batch), desc=desc, disable=not progress, leave=False):

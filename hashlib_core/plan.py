@@ -1,0 +1,210 @@
+"""What a batch of notebooks will cost before it runs: runs cached, runs to compute, time.
+
+A notebook's runs cannot be known without executing it, but its last ``manifest.json`` lists them:
+every run's key and the timings measured when that run was computed (``trunk_s``,
+``features_s``, ``train_s``, ``encode_s``, ``metrics_s``; a cached run keeps the timings of the
+run that made it). The plan counts which of those keys are in the run cache now
+(``<cache>/runs/<key>/meta.json``) and estimates
+
+* each missing run by its own recorded compute time, counted once per batch (a run shared by
+  two notebooks is computed by the first and reused by the second);
+* the frozen-trunk passes (``trunk_s`` of the run that made one, keyed by
+  :func:`hashlib_core.trunk.trunk_key`) once per trunk missing from ``<cache>/trunk/``, taking
+  the recorded pass from any manifest in the folder: a run whose trunk was cached when it ran
+  recorded a near-zero ``trunk_s`` and would otherwise hide the pass;
+* the notebook's own time beyond its runs (loading, plotting) as its last wall time minus the
+  compute time of the runs it computed then;
+* the start of its kernel and imports, which the manifest's wall time (taken from the notebook's
+  ``Report``) misses: the median, over the notebooks, of the batch's recorded time of a notebook
+  (``reproduce-<profile>.json``) minus its manifest's wall time.
+
+Rates are those of the machine that made the manifests (``manifest["machine"]``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from hashlib_core.paths import cache_root
+
+#: timings that are compute time (``train_images_per_s`` is a rate, not a duration)
+COMPUTE_TIMINGS = ("features_s", "train_s", "encode_s", "metrics_s")
+#: a run with a longer ``trunk_s`` computed its trunk's taps itself (loading cached taps takes
+#: well under a second: 0.1 s in the committed manifests, against 1,190-1,570 s for a pass)
+TRUNK_PASS_MIN_S = 30.0
+
+
+@dataclasses.dataclass
+class NotebookPlan:
+    stem: str
+    known: bool                # a manifest lists the notebook's runs
+    runs: int = 0
+    cached: int = 0            # in the run cache now
+    shared: int = 0            # missing now, but computed earlier in this batch by another notebook
+    to_compute: int = 0
+    runs_s: float = 0.0        # recorded compute time of the runs to compute
+    trunk_s: float = 0.0       # trunk passes this notebook will be the first to need
+    overhead_s: float = 0.0    # the notebook's own time beyond its runs, kernel start included
+    unknown_trunks: int = 0    # trunks missing with no recorded pass to estimate them by
+    cpus: int | None = None    # CPU count of the machine that made the manifest
+
+    @property
+    def estimate_s(self) -> float | None:
+        return self.runs_s + self.trunk_s + self.overhead_s if self.known else None
+
+
+def run_compute_s(timings: dict[str, Any]) -> float:
+    """Compute time of one run from its recorded timings, the trunk pass excluded."""
+    return float(sum(float(timings.get(k, 0.0) or 0.0) for k in COMPUTE_TIMINGS))
+
+
+def _trunk_key(config: dict[str, Any]) -> str | None:
+    """The frozen trunk a run needs (None for a run that trains its whole network)."""
+    if not dict(config.get("train") or {}).get("freeze_backbone"):
+        return None
+    from hashlib_core.trunk import trunk_key
+
+    return trunk_key(config.get("model") or {}, int(config["input_size"]), config.get("num_threads"))
+
+
+def _manifest(folder: Path) -> dict[str, Any] | None:
+    path = folder / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+
+
+def _run_cached(key: str, cache: Path) -> bool:
+    return (cache / "runs" / key / "meta.json").is_file()
+
+
+def _trunk_cached(key: str, cache: Path) -> bool:
+    folder = cache / "trunk" / key
+    return folder.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir())
+
+
+def recorded_trunk_passes(figures_root: Path) -> dict[str, float]:
+    """Trunk key → the longest trunk pass any manifest under ``figures_root`` recorded."""
+    passes: dict[str, float] = {}
+    for path in sorted(Path(figures_root).glob("*/manifest.json")):
+        for run in (json.loads(path.read_text()).get("runs") or {}).values():
+            seconds = float((run.get("timings") or {}).get("trunk_s", 0.0) or 0.0)
+            if seconds >= TRUNK_PASS_MIN_S:
+                key = _trunk_key(run.get("config") or {})
+                if key:
+                    passes[key] = max(passes.get(key, 0.0), seconds)
+    return passes
+
+
+#: a batch time further than this above the manifest's wall time belongs to another run
+STARTUP_MAX_S = 120.0
+
+
+def kernel_startup_s(figures_root: Path, profile: str) -> float:
+    """Median of (batch time of a notebook − its manifest's wall time) over the notebooks that
+    have both: the kernel start and imports papermill pays before the notebook's Report starts."""
+    path = Path(figures_root) / f"reproduce-{profile}.json"
+    if not path.is_file():
+        return 0.0
+    gaps = []
+    for stem, seconds in json.loads(path.read_text()).items():
+        manifest = _manifest(Path(figures_root) / stem)
+        if manifest is not None:
+            gap = float(seconds) - float(manifest.get("wall_time_s", 0.0))
+            if 0.0 <= gap <= STARTUP_MAX_S:
+                gaps.append(gap)
+    gaps.sort()
+    if not gaps:
+        return 0.0
+    mid = len(gaps) // 2
+    return gaps[mid] if len(gaps) % 2 else (gaps[mid - 1] + gaps[mid]) / 2
+
+
+def plan_batch(stems: Iterable[str], figures_root: Path, cache: Path | None = None,
+               profile: str = "cpu") -> list[NotebookPlan]:
+    """The plan of running ``stems`` in order, from the manifests in ``figures_root/<stem>/``."""
+    cache = Path(cache) if cache is not None else cache_root()
+    figures_root = Path(figures_root)
+    passes = recorded_trunk_passes(figures_root)
+    startup = kernel_startup_s(figures_root, profile)
+    computed_before: set[str] = set()   # run keys an earlier notebook of this batch will compute
+    trunks_before: set[str] = set()     # trunk keys an earlier notebook will pass
+    plans = []
+    for stem in stems:
+        manifest = _manifest(figures_root / stem)
+        if manifest is None:
+            plans.append(NotebookPlan(stem, known=False))
+            continue
+        runs = manifest.get("runs") or {}
+        plan = NotebookPlan(stem, known=True, runs=len(runs), cpus=(manifest.get("machine") or {}).get("cpu_count"))
+        computed_then = sum(run_compute_s(r.get("timings") or {}) + float((r.get("timings") or {}).get("trunk_s", 0.0) or 0.0)
+                            for r in runs.values() if not r.get("cached"))
+        plan.overhead_s = startup + max(0.0, float(manifest.get("wall_time_s", 0.0)) - computed_then)
+        for key, run in sorted(runs.items()):
+            if _run_cached(key, cache):
+                plan.cached += 1
+                continue
+            if key in computed_before:
+                plan.shared += 1
+                continue
+            computed_before.add(key)
+            plan.to_compute += 1
+            plan.runs_s += run_compute_s(run.get("timings") or {})
+            trunk = _trunk_key(run.get("config") or {})
+            if trunk and trunk not in trunks_before and not _trunk_cached(trunk, cache):
+                trunks_before.add(trunk)
+                if trunk in passes:
+                    plan.trunk_s += passes[trunk]
+                else:
+                    plan.unknown_trunks += 1
+        plans.append(plan)
+    return plans
+
+
+def duration(seconds: float) -> str:
+    """``3 h 05 min`` / ``12 min 30 s`` / ``45 s``."""
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
+def format_plan(plans: list[NotebookPlan], profile: str) -> str:
+    """The plan as a table and one line of totals."""
+    width = max([len(p.stem) for p in plans] + [8])
+    lines = [f"plan, profile {profile}: {len(plans)} notebook(s)",
+             f"  {'notebook':<{width}}  {'runs':>5}  {'cached':>6}  {'compute':>7}  {'estimate':>14}"]
+    for p in plans:
+        if not p.known:
+            lines.append(f"  {p.stem:<{width}}  {'?':>5}  {'?':>6}  {'?':>7}  {'unknown':>14}  (no manifest yet)")
+            continue
+        note = []
+        if p.shared:
+            note.append(f"{p.shared} computed by an earlier notebook")
+        if p.trunk_s:
+            note.append(f"incl. trunk pass {duration(p.trunk_s)}")
+        if p.unknown_trunks:
+            note.append(f"+ {p.unknown_trunks} trunk pass(es) never measured")
+        lines.append(f"  {p.stem:<{width}}  {p.runs:>5}  {p.cached:>6}  {p.to_compute:>7}  "
+                     f"{duration(p.estimate_s):>14}" + (f"  ({'; '.join(note)})" if note else ""))
+    known = [p for p in plans if p.known]
+    if not known:
+        lines.append("total: no notebook has a manifest under this profile yet, so no estimate")
+        return "\n".join(lines)
+    total = sum(p.estimate_s for p in known)
+    line = (f"total: {sum(p.runs for p in known)} runs, {sum(p.cached for p in known)} cached, "
+            f"{sum(p.to_compute for p in known)} to compute; estimate {duration(total)}")
+    unknown = len(plans) - len(known)
+    if unknown:
+        line += f" + {unknown} notebook(s) never run under this profile (unknown)"
+    cpus = sorted({p.cpus for p in known if p.cpus})
+    machines = f" (made on {'/'.join(map(str, cpus))} CPU cores)" if cpus else ""
+    lines.append(line + f" at the rates recorded in the manifests{machines}")
+    return "\n".join(lines)

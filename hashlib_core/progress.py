@@ -1,0 +1,49 @@
+"""Progress bars: widgets in JupyterLab, plain text in batch runs.
+
+Every bar of the package is made by :func:`tqdm`. ``HASHLIB_PROGRESS`` picks the kind:
+
+* ``auto`` (default) -- ``tqdm.auto``: an ipywidgets bar in a Jupyter kernel, text elsewhere;
+* ``text`` -- ``tqdm.std`` always, written to stdout and redrawn at most every
+  :data:`TEXT_MININTERVAL_S`. ``hashlib_core.reproduce`` sets it for the papermill kernels,
+  because a widget bar in a batch run is stored as widget-view JSON plus the notebook's widget
+  state, which no one will ever see rendered (the executed notebooks in ``figures/``). stdout,
+  not tqdm's default stderr: progress is not an error, and the executed notebooks keep stderr
+  for real warnings (``tests/test_stored_outputs.py`` rejects any); the longer interval keeps a
+  bar of an hour-long run to a few hundred redraws in the stored output.
+
+The variable is read when a bar is made, so a kernel started with it set gets text bars
+whatever imported the package first.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+ENV_PROGRESS = "HASHLIB_PROGRESS"
+MODES = ("auto", "text")
+TEXT_MININTERVAL_S = 5.0
+
+
+def mode() -> str:
+    """The bar kind ``HASHLIB_PROGRESS`` asks for (``auto`` when unset or empty)."""
+    value = os.environ.get(ENV_PROGRESS, "").strip() or "auto"
+    if value not in MODES:
+        raise ValueError(f"{ENV_PROGRESS}={value!r}: allowed values are {', '.join(MODES)}")
+    return value
+
+
+def bar_class():
+    """``tqdm.std.tqdm`` under ``text``, ``tqdm.auto.tqdm`` under ``auto``."""
+    if mode() == "text":
+        from tqdm.std import tqdm as bar
+    else:
+        from tqdm.auto import tqdm as bar
+    return bar
+
+
+def tqdm(*args, **kwargs):
+    """A tqdm bar of the kind :func:`mode` selects; same arguments as ``tqdm.tqdm``."""
+    if mode() == "text":
+        kwargs.setdefault("file", sys.stdout)
+        kwargs.setdefault("mininterval", TEXT_MININTERVAL_S)
+    return bar_class()(*args, **kwargs)

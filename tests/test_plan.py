@@ -1,0 +1,140 @@
+"""The batch plan (hashlib_core.plan) and reproduce's --plan / summary, on synthetic manifests."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hashlib_core import plan as plan_mod
+from hashlib_core import reproduce
+from hashlib_core.trunk import trunk_key
+
+FROZEN = {"model": {"backbone": "efficientnet_lite0", "width": 1.0, "weights": "imagenet"},
+          "input_size": 224, "num_threads": 2, "train": {"freeze_backbone": True}}
+SCRATCH = {"model": {"backbone": "vgg19_bn", "width": 0.125}, "input_size": 32, "num_threads": 2,
+           "train": {"epochs": 20}}
+
+
+def _run(config, cached, train_s, trunk_s=0.0, **extra):
+    return {"config": config, "cached": cached, "metrics": {"map": 0.5},
+            "timings": {"train_s": train_s, "encode_s": 5.0, "metrics_s": 1.0, "trunk_s": trunk_s,
+                        "train_images_per_s": 1000.0, **extra}}
+
+
+def _manifest(root: Path, stem: str, runs: dict, wall: float):
+    folder = root / stem
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps(
+        {"notebook": stem, "profile": "cpu", "wall_time_s": wall, "runs": runs,
+         "machine": {"cpu_count": 2}, "date": "2026-11-25T10:00:00+00:00", "commit": "abc"}))
+
+
+def _cache_run(cache: Path, key: str):
+    (cache / "runs" / key).mkdir(parents=True)
+    (cache / "runs" / key / "meta.json").write_text("{}")
+
+
+@pytest.fixture
+def batch(tmp_path):
+    figures, cache = tmp_path / "figures", tmp_path / "cache"
+    cache.mkdir()
+    # nb_a computed k1 (100 s train), k2 (its run made the 1,000 s trunk pass) and reused k3
+    _manifest(figures, "nb_a", {"k1": _run(SCRATCH, False, 100.0),
+                                "k2": _run(FROZEN, False, 50.0, trunk_s=1000.0),
+                                "k3": _run(SCRATCH, True, 70.0)}, wall=1180.0)
+    # nb_b shares k2 with nb_a; k4 needs the same trunk but found it cached when it ran
+    _manifest(figures, "nb_b", {"k2": _run(FROZEN, True, 50.0, trunk_s=1000.0),
+                                "k4": _run(FROZEN, False, 30.0, trunk_s=0.1)}, wall=40.0)
+    return figures, cache
+
+
+def test_empty_cache_counts_every_run_once_and_the_trunk_pass_once(batch):
+    figures, cache = batch
+    a, b = plan_mod.plan_batch(["nb_a", "nb_b"], figures, cache)
+    # nb_a: its three runs (106 + 56 + 76 s of recorded compute) + the trunk pass + its own 18 s
+    assert (a.runs, a.cached, a.to_compute, a.shared) == (3, 0, 3, 0)
+    assert a.runs_s == pytest.approx(106 + 56 + 76)
+    assert a.trunk_s == pytest.approx(1000.0)
+    assert a.overhead_s == pytest.approx(1180 - (106 + 1056))
+    # nb_b: k2 is computed by nb_a first; k4 needs no second trunk pass
+    assert (b.runs, b.cached, b.to_compute, b.shared) == (2, 0, 1, 1)
+    assert b.runs_s == pytest.approx(36.0) and b.trunk_s == 0.0
+    assert b.estimate_s == pytest.approx(36.0 + (40.0 - 36.1))
+
+
+def test_cached_runs_and_trunks_cost_nothing(batch):
+    figures, cache = batch
+    for key in ("k1", "k3"):
+        _cache_run(cache, key)
+    (cache / "trunk" / trunk_key(FROZEN["model"], 224, 2) / "cifar10-all@taps").mkdir(parents=True)
+    a, b = plan_mod.plan_batch(["nb_a", "nb_b"], figures, cache)
+    assert (a.cached, a.to_compute) == (2, 1) and a.runs_s == pytest.approx(56.0) and a.trunk_s == 0.0
+    assert (b.cached, b.to_compute, b.shared) == (0, 1, 1)
+
+
+def test_trunk_pass_recorded_by_another_notebook_is_counted(batch):
+    """Running nb_b alone: k4 recorded no pass (the trunk was cached then), but nb_a's k2 did."""
+    figures, cache = batch
+    _cache_run(cache, "k2")
+    (b,) = plan_mod.plan_batch(["nb_b"], figures, cache)
+    assert (b.cached, b.to_compute) == (1, 1)
+    assert b.trunk_s == pytest.approx(1000.0)
+
+
+def test_notebook_without_manifest_is_unknown_and_plan_text_says_so(batch):
+    figures, cache = batch
+    plans = plan_mod.plan_batch(["nb_a", "nb_new"], figures, cache)
+    assert not plans[1].known and plans[1].estimate_s is None
+    text = plan_mod.format_plan(plans, "cpu")
+    assert "nb_new" in text and "no manifest yet" in text
+    assert "3 to compute" in text and "1 notebook(s) never run under this profile" in text
+    assert plan_mod.duration(3725) == "1 h 02 min" and plan_mod.duration(75) == "1 min 15 s"
+
+
+def test_reproduce_plan_flag_prints_the_plan_and_runs_nothing(batch, monkeypatch, capsys):
+    figures, cache = batch
+    stem = reproduce.registry()[0]["notebook"].split("/")[-1][: -len(".ipynb")]
+    _manifest(figures, stem, {"k1": _run(SCRATCH, False, 100.0)}, wall=110.0)
+    monkeypatch.setenv("HASHLIB_FIGURES", str(figures))
+    monkeypatch.setenv("HASHLIB_CACHE", str(cache))
+    monkeypatch.setattr(reproduce, "execute", lambda *a, **k: pytest.fail("--plan must not execute"))
+    assert reproduce.main(["--profile", "cpu", "--only", stem, "--plan"]) == 0
+    out = capsys.readouterr().out
+    assert f"{stem}" in out and "1 to compute" in out and "estimate 1 min 50 s" in out
+
+
+def test_reproduce_summary_counts_runs_and_failures(batch, monkeypatch, capsys):
+    """A failing notebook is reported, the batch goes on, the summary counts the manifests' runs."""
+    figures, cache = batch
+    stems = [Path(e["notebook"]).stem for e in reproduce.registry()[:2]]
+    monkeypatch.setenv("HASHLIB_FIGURES", str(figures))
+    monkeypatch.setenv("HASHLIB_CACHE", str(cache))
+
+    def fake_execute(notebook, params, profile):
+        if notebook.stem == stems[0]:
+            raise RuntimeError("cell 3 failed\nValueError: bad input")
+        _manifest(figures, notebook.stem, {"k1": _run(SCRATCH, False, 1.0), "k3": _run(SCRATCH, True, 1.0),
+                                           "k5": _run(SCRATCH, True, 1.0)}, wall=3.0)
+        return figures / notebook.stem / notebook.name
+
+    monkeypatch.setattr(reproduce, "execute", fake_execute)
+    assert reproduce.main(["--profile", "cpu", "--only", *stems]) == 1
+    out = capsys.readouterr().out
+    assert "1 notebook(s) ran, 1 failed; runs computed 1, reused 2" in out
+    assert f"failed: {stems[0]}: RuntimeError: ValueError: bad input" in out
+    assert (figures / "README.md").is_file()  # the gallery is rebuilt at the end
+    timings = json.loads((figures / "reproduce-cpu.json").read_text())
+    assert set(timings) == {stems[1]}
+
+
+def test_kernel_startup_from_the_batch_timings(batch):
+    """The batch's time of a notebook minus its manifest's wall time; far-off pairs are ignored."""
+    figures, cache = batch
+    _manifest(figures, "nb_c", {}, wall=10.0)
+    (figures / "reproduce-cpu.json").write_text(json.dumps(
+        {"nb_a": 1186.0, "nb_b": 44.0, "nb_c": 500.0, "nb_gone": 3.0}))
+    assert plan_mod.kernel_startup_s(figures, "cpu") == pytest.approx(5.0)  # median of 6 and 4
+    a, b = plan_mod.plan_batch(["nb_a", "nb_b"], figures, cache, profile="cpu")
+    assert a.overhead_s == pytest.approx(5.0 + 1180 - (106 + 1056))
+    assert plan_mod.kernel_startup_s(figures, "paper") == 0.0
