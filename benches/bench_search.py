@@ -3,7 +3,7 @@
     python benches/bench_search.py [--quick] [--big] [--seed 0]
 
 * top-k (k = 100 and 1,000) at 48 and 64 bits on 59,000 and 1,000,000 uniformly random codes:
-  ``hashlib_core.search.HammingSearcher`` (the engine behind ``codes.topk_search``) against faiss
+  ``hashlib_core.search.HammingSearcher`` (the engine behind ``search.topk_search``) against faiss
   ``IndexBinaryFlat`` with its default heap selection and with ``use_heap = False``; at 59,000
   codes also the pre-issue-17 implementation (int64 keys + ``argpartition``);
 * radius r = 0, 1, 2 on 1,000,000 codes (queries are database codes with one bit flipped, so

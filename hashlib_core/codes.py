@@ -37,8 +37,6 @@ __all__ = [
     "popcount",
     "hamming_distance",
     "iter_hamming_batches",
-    "topk_search",
-    "radius_search",
     "DEFAULT_BATCH_ELEMENTS",
 ]
 
@@ -324,63 +322,3 @@ def hamming_distance(query_codes, db_codes, batch_size: Optional[int] = None) ->
     for start, dist in iter_hamming_batches(q, d, batch_size):
         out[start : start + dist.shape[0]] = dist
     return out
-
-
-# --------------------------------------------------------------------------- #
-# search
-# --------------------------------------------------------------------------- #
-def topk_search(
-    query_codes, db_codes, k: int, batch_size: Optional[int] = None, backend: str = "numpy"
-) -> Tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest database items of every query in Hamming space.
-
-    Items are ordered by (Hamming distance ascending, database index ascending):
-    ties are broken by the lower database index, so the result is deterministic.
-    ``k`` larger than the database size is clipped to ``N``.  ``batch_size`` is
-    a number of queries per batch (it bounds memory, never changes results).
-
-    ``backend="numpy"`` (default): :class:`hashlib_core.search.HammingSearcher`,
-    a counting selection over byte / word columns.  ``backend="faiss"``:
-    ``faiss.IndexBinaryFlat`` (optional extra ``search``); same distances, but
-    among items tied at the k-th distance faiss may return others than the
-    lowest indices.  To search one database many times, build a
-    ``HammingSearcher`` once.
-
-    Returns
-    -------
-    indices : (Q, min(k, N)) np.int64
-    distances : (Q, min(k, N)) np.uint16
-    """
-    from .search import HammingSearcher, _check_backend
-
-    _check_backend(backend)
-    q, d = _check_pair(query_codes, db_codes)
-    if int(k) < 1:  # before the database is packed
-        raise ValueError(f"k must be >= 1, got {int(k)}")
-    return HammingSearcher(d, backend=backend).topk(q, k, batch_size)
-
-
-def radius_search(
-    query_codes,
-    db_codes,
-    r: int,
-    batch_size: Optional[int] = None,
-    return_distances: bool = False,
-    backend: str = "numpy",
-) -> Union[List[np.ndarray], Tuple[List[np.ndarray], List[np.ndarray]]]:
-    """All database items within Hamming distance ``<= r`` of each query.
-
-    Returns a list (one entry per query) of ``np.int64`` index arrays sorted by
-    (distance ascending, database index ascending); with
-    ``return_distances=True`` also the matching list of ``np.uint16`` distances.
-    ``backend="faiss"`` answers with ``faiss.IndexBinaryMultiHash``
-    (:mod:`hashlib_core.search_faiss`; exact, same lists and order).
-    """
-    from .search import HammingSearcher, _check_backend
-
-    _check_backend(backend)
-    q, d = _check_pair(query_codes, db_codes)
-    r = int(r)
-    if r < 0:
-        raise ValueError(f"radius must be >= 0, got {r}")
-    return HammingSearcher(d, backend=backend).radius(q, r, batch_size, return_distances)

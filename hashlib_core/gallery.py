@@ -144,7 +144,7 @@ def notebook_section(stem: str, artefacts: str, figures_root: Path) -> list[str]
 def build(figures_root: Path, entries: list[dict[str, Any]] | None = None) -> str:
     """The gallery page over ``figures_root`` for the registered notebooks (``entries``)."""
     if entries is None:
-        from hashlib_core.reproduce import registry
+        from hashlib_core.notebook_registry import registry
 
         entries = registry()
     lines = ["# Results gallery", "",

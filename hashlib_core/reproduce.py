@@ -28,25 +28,11 @@ from typing import Any
 
 import yaml
 
+from hashlib_core.notebook_registry import REGISTRY, artefact_row, registry  # noqa: F401  (the batch's list)
 from hashlib_core.paths import repo_root
 from hashlib_core.profiles import available_profiles, load_profile
 from hashlib_core.reporting import figures_dir
 
-REGISTRY = "params/notebooks.yaml"
-
-
-def registry() -> list[dict[str, Any]]:
-    """The registered notebooks, in the order they run."""
-    entries = yaml.safe_load((repo_root() / REGISTRY).read_text())["notebooks"]
-    return [dict(e) for e in entries]
-
-
-def artefact_row(entry: dict[str, Any]) -> str:
-    """The first four cells of the README's artefact table for a registry entry: artefact,
-    notebook, params folder, the functions that compute it."""
-    stem = Path(entry["notebook"]).stem
-    funcs = ", ".join(f"`{name}`" for name in entry.get("computed_by", []))
-    return f"| {entry['artefact']} | `{entry['notebook']}` | `params/{stem}/` | {funcs} |"
 
 
 def params_path(stem: str, profile: str) -> Path:

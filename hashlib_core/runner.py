@@ -31,7 +31,7 @@ from hashlib_core import codes as codes_mod
 from hashlib_core import metrics as metrics_mod
 from hashlib_core.baselines.features import check_features, features_for
 from hashlib_core.data import get_protocol
-from hashlib_core.integrity import verify_folder, write_checksums
+from hashlib_core.integrity import sha256_file, verify_folder, write_checksums
 from hashlib_core.methods import Method, get_method
 from hashlib_core.paths import atomic_dir, cache_root, remove_stale_temps, unwritable
 from hashlib_core.profiles import Profile, load_profile
@@ -120,14 +120,6 @@ def run_dir(key: str, cache_dir: Path | None = None) -> Path:
     return Path(cache_dir or cache_root()) / "runs" / key
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 ENTRY_FILES = ("codes.npz", "meta.json")
 log = logging.getLogger("hashlib_core.cache")
 
@@ -147,7 +139,7 @@ def write_entry(directory: Path, result: RunResult) -> None:
             "history": result.history,
             "timings": result.timings,
             "split_checksum": result.split_checksum,
-            "codes_sha256": _sha256(tmp / "codes.npz"),
+            "codes_sha256": sha256_file(tmp / "codes.npz"),
             "cache_version": CACHE_VERSION,
             "computed_at_commit": result.computed_at_commit,
         }

@@ -1,8 +1,8 @@
 """Exact Hamming top-k and radius search over a fixed database, numpy only (issue 17).
 
 :class:`HammingSearcher` packs the database once and answers top-k and radius
-queries; :func:`hashlib_core.codes.topk_search` and
-:func:`hashlib_core.codes.radius_search` are one-shot wrappers around it.
+queries; :func:`topk_search` and
+:func:`radius_search` (below) are one-shot wrappers around it.
 Results follow :mod:`hashlib_core.codes`'s conventions exactly: order
 (distance ascending, database index ascending), indices ``np.int64``,
 distances ``np.uint16``.
@@ -32,7 +32,9 @@ from typing import List, Optional, Tuple, Union
 
 import numpy as np
 
-__all__ = ["HammingSearcher", "BACKENDS", "QUERY_BATCH", "BLOCK_PAIRS"]
+from .codes import _check_pair, check_codes, pack, unpack
+
+__all__ = ["HammingSearcher", "topk_search", "radius_search", "BACKENDS", "QUERY_BATCH", "BLOCK_PAIRS"]
 
 #: Search backends: the pure-numpy engine (default) or faiss (optional extra ``search``).
 BACKENDS = ("numpy", "faiss")
@@ -132,16 +134,14 @@ class HammingSearcher:
     """
 
     def __init__(self, db_codes, backend: str = "numpy"):
-        from .codes import check_codes, pack
-
+        
         d = check_codes(db_codes, "db_codes")
         self._setup(pack(d), d.shape[1], backend)
 
     @classmethod
     def from_packed(cls, packed, n_bits: int, backend: str = "numpy") -> "HammingSearcher":
         """A searcher over codes already packed by :func:`hashlib_core.codes.pack` (no ±1 copy)."""
-        from .codes import unpack
-
+        
         p = np.asarray(packed)
         unpack(p[:1], n_bits)  # the same checks as unpack: 2-D uint8, byte width, zero padding
         pad = 8 * p.shape[1] - int(n_bits)
@@ -166,8 +166,7 @@ class HammingSearcher:
 
     # ------------------------------------------------------------------ helpers
     def _queries(self, query_codes) -> np.ndarray:
-        from .codes import check_codes, pack
-
+        
         q = check_codes(query_codes, "query_codes")
         if q.shape[1] != self.n_bits:
             raise ValueError(
@@ -430,3 +429,60 @@ class HammingSearcher:
         if return_distances:
             return indices, dists
         return indices
+
+
+# --- the functions the rest of the package calls ---------------------------------------------
+
+def topk_search(
+    query_codes, db_codes, k: int, batch_size: Optional[int] = None, backend: str = "numpy"
+) -> Tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest database items of every query in Hamming space.
+
+    Items are ordered by (Hamming distance ascending, database index ascending):
+    ties are broken by the lower database index, so the result is deterministic.
+    ``k`` larger than the database size is clipped to ``N``.  ``batch_size`` is
+    a number of queries per batch (it bounds memory, never changes results).
+
+    ``backend="numpy"`` (default): :class:`hashlib_core.search.HammingSearcher`,
+    a counting selection over byte / word columns.  ``backend="faiss"``:
+    ``faiss.IndexBinaryFlat`` (optional extra ``search``); same distances, but
+    among items tied at the k-th distance faiss may return others than the
+    lowest indices.  To search one database many times, build a
+    ``HammingSearcher`` once.
+
+    Returns
+    -------
+    indices : (Q, min(k, N)) np.int64
+    distances : (Q, min(k, N)) np.uint16
+    """
+
+    _check_backend(backend)
+    q, d = _check_pair(query_codes, db_codes)
+    if int(k) < 1:  # before the database is packed
+        raise ValueError(f"k must be >= 1, got {int(k)}")
+    return HammingSearcher(d, backend=backend).topk(q, k, batch_size)
+
+
+def radius_search(
+    query_codes,
+    db_codes,
+    r: int,
+    batch_size: Optional[int] = None,
+    return_distances: bool = False,
+    backend: str = "numpy",
+) -> Union[List[np.ndarray], Tuple[List[np.ndarray], List[np.ndarray]]]:
+    """All database items within Hamming distance ``<= r`` of each query.
+
+    Returns a list (one entry per query) of ``np.int64`` index arrays sorted by
+    (distance ascending, database index ascending); with
+    ``return_distances=True`` also the matching list of ``np.uint16`` distances.
+    ``backend="faiss"`` answers with ``faiss.IndexBinaryMultiHash``
+    (:mod:`hashlib_core.search_faiss`; exact, same lists and order).
+    """
+
+    _check_backend(backend)
+    q, d = _check_pair(query_codes, db_codes)
+    r = int(r)
+    if r < 0:
+        raise ValueError(f"radius must be >= 0, got {r}")
+    return HammingSearcher(d, backend=backend).radius(q, r, batch_size, return_distances)

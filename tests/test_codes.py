@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from hashlib_core import codes as C
+from hashlib_core import search as S
 
 LENGTHS = [1, 7, 8, 12, 21, 30, 48, 64, 65]
 
@@ -196,7 +197,7 @@ def brute_rank(dist_row):
 def test_topk_search_matches_brute_force_with_ties(k):
     rng = np.random.default_rng(k)
     q, d = random_codes(rng, 8, 6), random_codes(rng, 60, 6)  # 6 bits: many ties
-    idx, dist = C.topk_search(q, d, k)
+    idx, dist = S.topk_search(q, d, k)
     kk = min(k, 60)
     assert idx.shape == (8, kk) and dist.shape == (8, kk)
     assert idx.dtype == np.int64 and dist.dtype == np.uint16
@@ -212,7 +213,7 @@ def test_topk_search_large_database_partial_sort(k):
     # k << N exercises the argpartition path; 8 bits -> ties everywhere
     rng = np.random.default_rng(200 + k)
     q, d = random_codes(rng, 5, 8), random_codes(rng, 700, 8)
-    idx, dist = C.topk_search(q, d, k, batch_size=2)
+    idx, dist = S.topk_search(q, d, k, batch_size=2)
     full = brute_hamming(q, d)
     for i in range(5):
         ref = brute_rank(full[i])[:k]
@@ -223,7 +224,7 @@ def test_topk_search_large_database_partial_sort(k):
 def test_topk_search_tie_break_by_index():
     q = np.ones((1, 4), dtype=np.int8)
     d = np.array([[1, 1, 1, -1], [1, 1, 1, 1], [1, 1, -1, 1], [1, 1, 1, 1], [-1, 1, 1, 1]])
-    idx, dist = C.topk_search(q, d, 5)
+    idx, dist = S.topk_search(q, d, 5)
     np.testing.assert_array_equal(idx, [[1, 3, 0, 2, 4]])
     np.testing.assert_array_equal(dist, [[0, 0, 1, 1, 1]])
 
@@ -232,14 +233,14 @@ def test_topk_search_tie_break_by_index():
 def test_radius_search_matches_brute_force(r):
     rng = np.random.default_rng(30 + r)
     q, d = random_codes(rng, 7, 6), random_codes(rng, 50, 6)
-    res, dists = C.radius_search(q, d, r, return_distances=True)
+    res, dists = S.radius_search(q, d, r, return_distances=True)
     full = brute_hamming(q, d)
     assert len(res) == 7
     for i in range(7):
         ref = [j for j in brute_rank(full[i]) if full[i, j] <= r]
         np.testing.assert_array_equal(res[i], ref)
         np.testing.assert_array_equal(dists[i], full[i, ref])
-    assert all(a.dtype == np.int64 for a in C.radius_search(q, d, r, batch_size=3))
+    assert all(a.dtype == np.int64 for a in S.radius_search(q, d, r, batch_size=3))
 
 
 # --------------------------------------------------------------------------- validation
@@ -258,9 +259,9 @@ def test_bad_codes_raise_value_error():
     with pytest.raises(ValueError):
         C.pack(np.ones(8))
     with pytest.raises(ValueError):
-        C.topk_search(ok, ok, 0)
+        S.topk_search(ok, ok, 0)
     with pytest.raises(ValueError):
-        C.radius_search(ok, ok, -1)
+        S.radius_search(ok, ok, -1)
     with pytest.raises(ValueError):
         C.hamming_distance(ok, ok, batch_size=0)
     with pytest.raises(ValueError):
@@ -274,8 +275,8 @@ def test_inputs_not_modified():
     qk, dk = q.copy(), d.copy()
     C.hamming_distance(q, d)
     list(C.iter_hamming_batches(q, d, 2))
-    C.topk_search(q, d, 3)
-    C.radius_search(q, d, 2)
+    S.topk_search(q, d, 3)
+    S.radius_search(q, d, 2)
     p = C.pack(q)
     pk = p.copy()
     C.unpack(p, 12)

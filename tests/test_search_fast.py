@@ -58,7 +58,7 @@ def noisy_class_codes(rng, n, L, n_classes=10, flip=0.1):
 
 
 def assert_topk_equal(q, d, k, **kw):
-    idx, dist = C.topk_search(q, d, k, **kw)
+    idx, dist = S.topk_search(q, d, k, **kw)
     ref_i, ref_d = _old_topk_search(q, d, k)
     assert idx.dtype == np.int64 and dist.dtype == np.uint16
     assert idx.shape == ref_i.shape
@@ -67,7 +67,7 @@ def assert_topk_equal(q, d, k, **kw):
 
 
 def assert_radius_equal(q, d, r, **kw):
-    idx, dist = C.radius_search(q, d, r, return_distances=True, **kw)
+    idx, dist = S.radius_search(q, d, r, return_distances=True, **kw)
     ref_i, ref_d = _old_radius_search(q, d, r)
     assert len(idx) == len(ref_i) == q.shape[0]
     for a, b, da, db in zip(idx, ref_i, dist, ref_d):
@@ -165,9 +165,9 @@ def test_topk_batches_empty_query_and_empty_database():
     q, d = random_codes(rng, 23, 24), random_codes(rng, 500, 24)
     for bs in (1, 3, 22, 23, 100):
         assert_topk_equal(q, d, 7, batch_size=bs)
-    idx, dist = C.topk_search(q[:0], d, 5)
+    idx, dist = S.topk_search(q[:0], d, 5)
     assert idx.shape == (0, 5) and dist.shape == (0, 5) and idx.dtype == np.int64 and dist.dtype == np.uint16
-    idx, dist = C.topk_search(q, d[:0], 5)
+    idx, dist = S.topk_search(q, d[:0], 5)
     assert idx.shape == (23, 0) and dist.shape == (23, 0)
 
 
@@ -200,8 +200,8 @@ def test_radius_tied_codes_empty_inputs():
     q = noisy_class_codes(rng, 12, 48, flip=0.02)
     for r in (0, 1, 2, 5):
         assert_radius_equal(q, d, r)
-    assert C.radius_search(q[:0], d, 2) == []
-    res = C.radius_search(q, d[:0], 2, return_distances=True)
+    assert S.radius_search(q[:0], d, 2) == []
+    res = S.radius_search(q, d[:0], 2, return_distances=True)
     assert all(a.size == 0 and a.dtype == np.int64 for a in res[0])
     assert all(a.size == 0 and a.dtype == np.uint16 for a in res[1])
 
@@ -210,9 +210,9 @@ def test_radius_tied_codes_empty_inputs():
 def test_search_errors_are_clear():
     ok = random_codes(np.random.default_rng(0), 3, 8)
     with pytest.raises(ValueError, match="backend must be one of"):
-        C.topk_search(ok, ok, 1, backend="annoy")
+        S.topk_search(ok, ok, 1, backend="annoy")
     with pytest.raises(ValueError, match="backend must be one of"):
-        C.radius_search(ok, ok, 1, backend="")
+        S.radius_search(ok, ok, 1, backend="")
     with pytest.raises(ValueError, match="k must be >= 1"):
         S.HammingSearcher(ok).topk(ok, 0)
     with pytest.raises(ValueError, match="radius must be >= 0"):
@@ -231,7 +231,7 @@ def test_faiss_topk_same_distances_and_strictly_closer_items(L):
     d = random_codes(rng, 6000, L)
     q = np.concatenate([random_codes(rng, 8, L), d[:2]])
     for k in (1, 10, 100, 6000):
-        fi, fd = C.topk_search(q, d, k, backend="faiss")
+        fi, fd = S.topk_search(q, d, k, backend="faiss")
         ri, rd = _old_topk_search(q, d, k)
         assert fi.dtype == np.int64 and fd.dtype == np.uint16
         np.testing.assert_array_equal(fd, rd)
@@ -275,7 +275,7 @@ def test_faiss_missing_gives_install_hint(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_faiss)
     ok = random_codes(np.random.default_rng(0), 3, 8)
     with pytest.raises(ImportError, match="pip install faiss-cpu"):
-        C.topk_search(ok, ok, 1, backend="faiss")
+        S.topk_search(ok, ok, 1, backend="faiss")
 
 
 # --------------------------------------------------------------------------- evaluate (pre-issue-17 reference)

@@ -302,30 +302,27 @@ def _compute_selfsup(ctx: _CifarContext, seed: int) -> dict:
             "query": np.sort(perm[25_000:30_000])}
 
 
-def _compute_mosaic(ctx: _MosaicContext, seed: int) -> dict:
+def _mosaic_split(ctx, seed: int, sizes, k_probs) -> dict:
+    """Mosaics of query images from the official test images, database mosaics from the official
+    training images, the training set a seeded draw of database rows (one generator, this order)."""
     a = ctx.arrays
     n_train_official = int(a.n_train or 50_000)
     rng = np.random.default_rng(seed)
     all_idx = np.arange(len(a), dtype=np.int64)
     q_pool, d_pool = all_idx[n_train_official:], all_idx[:n_train_official]
-    query = build_mosaic_table(rng, a.labels, q_pool, MOSAIC_SIZES["query"], ctx.num_classes)
-    database = build_mosaic_table(rng, a.labels, d_pool, MOSAIC_SIZES["database"], ctx.num_classes)
-    rows = np.sort(rng.choice(len(database), MOSAIC_SIZES["train"], replace=False))
+    query = build_mosaic_table(rng, a.labels, q_pool, sizes["query"], ctx.num_classes, k_probs)
+    database = build_mosaic_table(rng, a.labels, d_pool, sizes["database"], ctx.num_classes, k_probs)
+    rows = np.sort(rng.choice(len(database), sizes["train"], replace=False))
     return {"query": query, "database": database, "train": database[rows]}
+
+
+def _compute_mosaic(ctx: _MosaicContext, seed: int) -> dict:
+    return _mosaic_split(ctx, seed, MOSAIC_SIZES, MOSAIC_K_PROBS)
 
 
 def _compute_mosaic_coco(ctx: _MosaicCocoContext, seed: int) -> dict:
-    # As _compute_mosaic (same pools, same draw order), at paper 001 §3.1's sizes.
-    a = ctx.arrays
-    n_train_official = int(a.n_train or 50_000)
-    rng = np.random.default_rng(seed)
-    all_idx = np.arange(len(a), dtype=np.int64)
-    q_pool, d_pool = all_idx[n_train_official:], all_idx[:n_train_official]
-    sizes = COCO_MOSAIC_SIZES
-    query = build_mosaic_table(rng, a.labels, q_pool, sizes["query"], ctx.num_classes, COCO_MOSAIC_K_PROBS)
-    database = build_mosaic_table(rng, a.labels, d_pool, sizes["database"], ctx.num_classes, COCO_MOSAIC_K_PROBS)
-    rows = np.sort(rng.choice(len(database), sizes["train"], replace=False))
-    return {"query": query, "database": database, "train": database[rows]}
+    # the NUS-WIDE stand-in's construction (same pools, same draw order) at paper 001 §3.1's sizes
+    return _mosaic_split(ctx, seed, COCO_MOSAIC_SIZES, COCO_MOSAIC_K_PROBS)
 
 
 def _compute_listfile(ctx: _ListContext, seed: int) -> dict:

@@ -26,6 +26,7 @@ __all__ = [
     "parameter_groups",
     "count_parameters",
     "scale_width",
+    "check_conv_taps",
 ]
 
 CONV_TAPS: tuple = ("conv3", "conv4", "conv5")
@@ -73,6 +74,13 @@ class Backbone(nn.Module):
     def pretrained_modules(self) -> List[nn.Module]:  # pragma: no cover - interface
         return [self]
 
+
+
+def check_conv_taps(conv_taps) -> None:
+    """One clear error for a conv tap name no backbone produces."""
+    unknown = set(conv_taps) - set(CONV_TAPS)
+    if unknown:
+        raise ValueError(f"unknown conv taps {sorted(unknown)}; expected a subset of {CONV_TAPS}")
 
 
 #: backbone name (lower case) -> factory(width=, input_size=, conv_taps=, with_global=, weights=, dropout=, progress=)

@@ -46,7 +46,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .common import CONV_TAPS, Backbone, register_backbone
+from .common import CONV_TAPS, Backbone, check_conv_taps, register_backbone
 
 __all__ = [
     "LITE0_STAGES",
@@ -387,9 +387,7 @@ class EfficientNetLite0Backbone(_Lite0Trunk, Backbone):
         super().__init__()
         if int(input_size) < 1:
             raise ValueError(f"input_size must be >= 1, got {input_size}")
-        unknown = set(conv_taps) - set(CONV_TAPS)
-        if unknown:
-            raise ValueError(f"unknown conv taps {sorted(unknown)}; expected a subset of {CONV_TAPS}")
+        check_conv_taps(conv_taps)
         self.width = float(width)
         self.input_size = int(input_size)
         self.adapter = InputAdapter(input_norm)

@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 from torchvision.models import resnet as tv_resnet
 
-from .common import CONV_TAPS, Backbone, register_backbone, scale_width
+from .common import CONV_TAPS, Backbone, check_conv_taps, register_backbone, scale_width
 
 __all__ = [
     "RESNET_CONFIGS",
@@ -86,9 +86,7 @@ class ResNetBackbone(Backbone):
             raise ValueError(f"unknown ResNet arch {arch!r}; expected one of {sorted(RESNET_CONFIGS)}")
         if int(input_size) < 1:
             raise ValueError(f"input_size must be >= 1, got {input_size}")
-        unknown = set(conv_taps) - set(CONV_TAPS)
-        if unknown:
-            raise ValueError(f"unknown conv taps {sorted(unknown)}; expected a subset of {CONV_TAPS}")
+        check_conv_taps(conv_taps)
         if not conv_taps and not with_global:
             raise ValueError("a backbone with no conv taps and no global (fc1) tap computes nothing")
         if not 0.0 <= float(dropout) < 1.0:

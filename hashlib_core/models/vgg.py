@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torchvision.models import vgg as tv_vgg
 
-from .common import CONV_TAPS, Backbone, register_backbone, scale_width
+from .common import CONV_TAPS, Backbone, check_conv_taps, register_backbone, scale_width
 
 __all__ = ["VGGBackbone", "VGG_CONFIGS", "map_torchvision_vgg_state_dict", "load_vgg_weights"]
 
@@ -92,9 +92,7 @@ class VGGBackbone(Backbone):
             raise ValueError(f"unknown VGG arch {arch!r}; expected one of {sorted(VGG_CONFIGS)}")
         if int(input_size) < 32:
             raise ValueError(f"input_size must be >= 32 for a VGG trunk (5 max-pools), got {input_size}")
-        unknown = set(conv_taps) - set(CONV_TAPS)
-        if unknown:
-            raise ValueError(f"unknown conv taps {sorted(unknown)}; expected a subset of {CONV_TAPS}")
+        check_conv_taps(conv_taps)
         cfg_key, batch_norm, _ = VGG_CONFIGS[arch]
         cfg = tv_vgg.cfgs[cfg_key]
         self.arch = arch
