@@ -189,7 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="validate everything, run nothing")
     parser.add_argument("--plan", action="store_true",
                         help="print the plan (runs cached / to compute, time estimate) and stop")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run every sweep on the Dask cluster at ADDRESS (tcp://host:8786; docs/scaling.md)")
     args = parser.parse_args(argv)
+    if args.scheduler:  # inherited by the kernels papermill starts: runner.run_many picks it up
+        os.environ["HASHLIB_DASK_SCHEDULER"] = args.scheduler
     try:
         plan = resolve(args.profile, args.only)
     except (ValueError, FileNotFoundError) as err:

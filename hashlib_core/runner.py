@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import os
 import logging
 import time
 import zipfile
@@ -372,15 +373,46 @@ def _fit_and_evaluate(config: RunConfig, method: Method, progress: bool) -> RunR
     )
 
 
-def run_many(configs: Iterable[RunConfig], progress: bool = True, **kwargs) -> list[RunResult]:
-    """Run (or fetch from the cache) each config in turn; an interrupted sweep resumes."""
+#: address of a Dask scheduler (``tcp://host:8786``): when set, every sweep runs on that cluster
+#: (``python -m hashlib_core.reproduce --scheduler ADDRESS`` sets it for the notebooks' kernels)
+SCHEDULER_ENV = "HASHLIB_DASK_SCHEDULER"
+
+
+def dask_executor(address: str):
+    """A :class:`concurrent.futures.Executor` on the Dask cluster at ``address`` (optional extra
+    ``distributed``); the workers must see the same data root and cache folder."""
+    try:
+        from distributed import Client
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise ImportError(f"{SCHEDULER_ENV}={address!r} needs Dask: pip install 'hashlib-core[distributed]'") from err
+    if address not in _DASK_CLIENTS:  # one connection per process, reused by every sweep
+        _DASK_CLIENTS[address] = Client(address)
+    return _DASK_CLIENTS[address].get_executor()
+
+
+_DASK_CLIENTS: dict = {}
+
+
+def run_many(configs: Iterable[RunConfig], progress: bool = True, executor=None, **kwargs) -> list[RunResult]:
+    """Run (or fetch from the cache) every config; results in the order of ``configs``; an
+    interrupted sweep resumes.
+
+    ``executor``: any :class:`concurrent.futures.Executor` (a ``ProcessPoolExecutor``, or a Dask
+    cluster's ``client.get_executor()``; docs/scaling.md) runs the configs in parallel; without one,
+    a Dask scheduler named by ``$HASHLIB_DASK_SCHEDULER`` is used when set. Runs are
+    independent and content-addressed, and the cache's per-entry lock makes two workers asking
+    for one run compute it once, so a shared cache folder is all the workers share.
+    """
     from hashlib_core.progress import tqdm
 
     configs = list(configs)
-    results = []
-    for config in tqdm(configs, desc="runs", disable=not progress or len(configs) < 2):
-        results.append(run(config, progress=progress, **kwargs))
-    return results
+    if executor is None and os.environ.get(SCHEDULER_ENV):
+        executor = dask_executor(os.environ[SCHEDULER_ENV])
+    bar = dict(desc="runs", total=len(configs), disable=not progress or len(configs) < 2)
+    if executor is None:
+        return [run(config, progress=progress, **kwargs) for config in tqdm(configs, **bar)]
+    futures = [executor.submit(run, config, progress=False, **kwargs) for config in configs]
+    return [future.result() for future in tqdm(futures, **bar)]
 
 
 def make_config(profile, method: str, protocol: str, bits: int, seed: int,
@@ -433,7 +465,8 @@ def sweep(profile, method: str, protocol: str, bits: Iterable[int], seeds: Itera
           model: Mapping[str, Any] | None = None, loss: Mapping[str, Any] | None = None,
           progress: bool = True, recipe: str | None = None, train: Mapping[str, Any] | None = None,
           **kwargs) -> list[RunResult]:
-    """Every (bits, seed) run of one method on one protocol — the rows behind one table line."""
+    """Every (bits, seed) run of one method on one protocol — the rows behind one table line
+    (``executor=`` runs them in parallel, :func:`run_many`)."""
     configs = [make_config(profile, method, protocol, b, s, model=model, loss=loss, train=train, recipe=recipe)
                for b in bits for s in seeds]
     return run_many(configs, progress=progress, **kwargs)
