@@ -214,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     # a batch stopped with SIGTERM (kill, a CI timeout) unwinds like Ctrl-C, so execute()'s cleanup
     # removes the half-written notebook instead of leaving it among the figures
     previous_handler = signal.signal(signal.SIGTERM, _raise_system_exit)
-    bar = tqdm(total=len(plan), desc="notebooks", unit="nb", file=sys.stderr, dynamic_ncols=True)
+    # the bar over notebooks is for a person at a terminal; logs and tests get the --> / <-- lines
+    bar = tqdm(total=len(plan), desc="notebooks", unit="nb", file=sys.stderr, dynamic_ncols=True,
+               disable=not sys.stderr.isatty())
     try:
         for notebook, params in plan:
             bar.set_postfix_str(notebook.stem)
@@ -223,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 out = execute(notebook, params, args.profile)
             except Exception as err:  # noqa: BLE001 - reported, and the batch goes on
+                if _ends_the_batch(err):  # a full disk, a read-only folder, Ctrl-C in the kernel: cli says it once
+                    raise
                 text = str(err).strip()
                 failed[notebook.stem] = f"{type(err).__name__}: {text.splitlines()[-1] if text else ''}"
                 bar.write(f"<-- {notebook.stem}: FAILED after {time.time() - t0:.1f} s: {failed[notebook.stem]}")
@@ -247,6 +251,16 @@ def main(argv: list[str] | None = None) -> int:
     for stem, why in failed.items():
         print(f"  failed: {stem}: {why}")
     return 1 if failed else 0
+
+
+def _ends_the_batch(err: BaseException) -> bool:
+    """Errors no later notebook can escape (so the batch stops and :func:`cli` reports them in one
+    line): the outputs cannot be written, or the user pressed Ctrl-C while a kernel ran a cell."""
+    from hashlib_core.paths import unwritable
+
+    if type(err).__name__ == "PapermillExecutionError" and getattr(err, "ename", "") == "KeyboardInterrupt":
+        return True
+    return unwritable(err, getattr(err, "filename", None) or "the output") is not None
 
 
 def _runs_cached_since(started: float) -> int:

@@ -211,10 +211,6 @@ def test_progress_mode_is_checked(monkeypatch):
     assert type(bar) is tqdm.std.tqdm
 
 
-@pytest.mark.xfail(strict=False, reason="hashlib_core/runner.py (run_many, the lead's file during the "
-                   "restructure) still imports tqdm.auto: its 'runs' bar is stored as widget JSON in "
-                   "batch runs of sweeps (seen under smoke in notebook 03) until it imports "
-                   "hashlib_core.progress.tqdm")
 def test_every_package_bar_comes_from_hashlib_core_progress():
     """A bar made straight from tqdm.auto ignores HASHLIB_PROGRESS and draws a widget in batch runs."""
     package = REPO / "hashlib_core"
