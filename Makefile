@@ -28,7 +28,7 @@ install: $(STAMP)
 
 # CIFAR-10 from $(HASHLIB_DATA), or downloaded there by torchvision where there is internet.
 data: $(STAMP)
-	$(PY) -c "from hashlib_core.data import ensure_cifar10; print(ensure_cifar10())"
+	$(PY) -m hashlib_core.data.check
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -308,3 +308,4 @@ def ensure_cifar10(root: Union[str, os.PathLike, None] = None) -> str:
     except Exception as err:  # no internet, proxy, disk full ... one clear message instead
         raise DatasetNotFoundError(f"download failed ({type(err).__name__}: {err}). " + _missing_message(root)) from err
     return f"CIFAR-10 downloaded into {root}"
+

@@ -135,3 +135,26 @@ def test_bad_list_file_is_refused_up_front_with_the_right_line(faults, tmp_path,
     assert "database.txt" in msg and all(n in msg for n in needles), msg
     assert not (tmp_path / "splits").exists()  # refused before any split was made
     faults.detected()
+
+
+def test_make_data_reports_a_truncated_npz_in_one_line(faults, tmp_path):
+    """`make data` (python -m hashlib_core.data.check) on a truncated cifar10.npz: exit 2 and one
+    line naming the file and the fix, no traceback."""
+    import subprocess
+    import sys
+
+    from cifar_root import real_cifar_root
+
+    root = real_cifar_root()
+    if root is None:
+        pytest.skip("real CIFAR-10 not found")
+    bad = tmp_path / "data"
+    bad.mkdir()
+    (bad / "cifar10.npz").write_bytes((root / "cifar10.npz").read_bytes()[:100_000])
+    faults.inject("truncated cifar10.npz under make data")
+    out = subprocess.run([sys.executable, "-m", "hashlib_core.data.check"], capture_output=True, text=True,
+                         env={**__import__("os").environ, "HASHLIB_DATA": str(bad)})
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and "Traceback" not in out.stderr
+    assert str(bad / "cifar10.npz") in lines[0] and "Fix:" in lines[0]
+    faults.detected()

@@ -1,0 +1,72 @@
+"""The README's numbers come from the committed figure tables, not from typing (issue 13): every
+"mean ± sd" in the README is a cell of some figures/*/*.csv, the README's copy of paper 000 Table 2
+is that notebook's table cell for cell, and the headline sentence quotes its Lite0 row."""
+import csv
+import re
+
+import pytest
+
+from hashlib_core.paths import repo_root
+
+README = (repo_root() / "README.md").read_text()
+FIGURES = repo_root() / "figures"
+
+
+def _csv_cells() -> set:
+    cells = set()
+    for path in FIGURES.glob("*/*.csv"):
+        with open(path, newline="") as f:
+            for row in csv.reader(f):
+                cells.update(c.strip() for c in row)
+    return cells
+
+
+def test_every_mean_sd_in_the_readme_is_a_figure_table_cell():
+    cells = _csv_cells()
+    quoted = re.findall(r"\d\.\d{3} ± \d\.\d{3}", README)
+    assert quoted, "the README quotes no mean ± sd: the test would check nothing"
+    assert [q for q in quoted if q not in cells] == []
+
+
+def _table2_rows() -> dict:
+    with open(FIGURES / "01_dshfmdf_table2" / "dshfmdf_vs_paper.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {(r["setting"], r["protocol"], int(r["bits"])): r["map"] for r in rows}
+
+
+def test_readme_table2_is_the_notebooks_table():
+    table = _table2_rows()
+    lines = [l for l in README.splitlines() if l.startswith("| ") and "`cifar10-" in l and " bits" not in l]
+    checked = 0
+    for line in lines:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) != 7:
+            continue
+        setting, protocol = cells[0], re.search(r"`([^`]+)`", cells[1]).group(1)
+        for bits, cell in zip((12, 24, 32, 48), cells[2:6]):
+            assert table[(setting, protocol, bits)] == cell, (setting, protocol, bits)
+            checked += 1
+    assert checked >= 12  # three rows of four code lengths
+
+
+def test_headline_quotes_the_lite0_row():
+    table = _table2_rows()
+    lite0 = [table[(s, p, b)].split(" ± ")[0] for (s, p, b) in sorted(table, key=lambda k: k[2])
+             if s.startswith("EfficientNet-Lite0") and p == "cifar10-dshfmdf"]
+    headline = re.search(r"reaches CIFAR-10 MAP ([\d. /]+) at 12 / 24 / 32 / 48 bits", README.replace("\n", " "))
+    assert headline, "the README's headline sentence moved: update this test with it"
+    assert [v.strip() for v in headline.group(1).split("/")] == lite0
+
+
+@pytest.mark.xfail(strict=True, reason="the committed figures predate issues 11-13 (runs computed at unknown "
+                   "or dirty commits); regenerating them at a clean commit makes this pass, and strict=True "
+                   "then fails until this marker is removed")
+def test_every_committed_figure_was_computed_at_a_clean_known_commit():
+    import json
+
+    bad = []
+    for manifest in sorted(FIGURES.glob("*/manifest.json")):
+        m = json.loads(manifest.read_text())
+        commits = {m.get("commit", "unknown")} | {r.get("computed_at_commit", "unknown") for r in m.get("runs", {}).values()}
+        bad += [f"{manifest.parent.name}: {c}" for c in commits if c in ("", "unknown") or c.endswith("+dirty")]
+    assert bad == []
