@@ -175,11 +175,21 @@ def _value_and_grad(fn, u, *args):
     return v.detach(), u.grad
 
 
+@pytest.mark.parametrize("threads", [1, 2])   # the cpu profile trains with 2 threads
 @pytest.mark.parametrize("scale", [1e-3, 1.0, 4.0, 30.0])   # 30: |w| far beyond softplus's threshold 20
 @pytest.mark.parametrize("multi", [False, True])
-@pytest.mark.parametrize("shape", [(64, 5000, 30), (7, 333, 12), (64, 1, 60)])
-def test_memory_likelihood_is_bit_identical_to_the_old_loss(scale, multi, shape):
+@pytest.mark.parametrize("shape", [(64, 5000, 30), (7, 333, 12), (64, 1, 60), (16, 50000, 30)])
+def test_memory_likelihood_is_bit_identical_to_the_old_loss(scale, multi, shape, threads):
     n, m, bits = shape
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _check_against_old(n, m, bits, scale, multi)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _check_against_old(n, m, bits, scale, multi):
     u, y, mu, ym = _case(n, m, bits, 10, seed=n + m + bits, scale=scale, multi=multi)
     ws = LikelihoodWorkspace()
     new_v, new_g = _value_and_grad(lambda x: memory_likelihood_loss(x, y, mu, ym, ws), u)
@@ -221,6 +231,15 @@ def test_memory_likelihood_rejects_mismatched_shapes():
     u, y, mu, ym = _case(4, 10, 6, 3, seed=2)
     with pytest.raises(ValueError, match="memory_u"):
         memory_likelihood_loss(u, y, mu[:, :5], ym, LikelihoodWorkspace())
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread: on a shared 2-core machine two threads spin and cost minutes here."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 class _Out:
@@ -265,7 +284,7 @@ def _problem(n=1500, dim=128, classes=10, seed=0, multi=False):
 
 
 @pytest.mark.parametrize("multi", [False, True])
-def test_dpsh_training_gives_bit_identical_weights_codes_and_losses(multi):
+def test_dpsh_training_gives_bit_identical_weights_codes_and_losses(multi, one_thread):
     x, y = _problem(multi=multi)
     bits, steps = 30, 300          # 24 steps an epoch (1,500 / 64): a filling epoch, then a full memory
     old = _train((OldDPSHCriterion(len(x), bits), bits), x, y, steps)
@@ -276,7 +295,7 @@ def test_dpsh_training_gives_bit_identical_weights_codes_and_losses(multi):
 
 
 @pytest.mark.parametrize("multi", [False, True])
-def test_dsdh_training_gives_bit_identical_weights_codes_and_state(multi):
+def test_dsdh_training_gives_bit_identical_weights_codes_and_state(multi, one_thread):
     x, y = _problem(n=1000, multi=multi)
     bits, steps = 24, 200
     old = _train((OldDSDHCriterion(len(x), bits, 10), bits), x, y, steps)
@@ -300,5 +319,5 @@ def test_dsdh_with_a_repeated_index_in_a_batch_matches_the_old_criterion():
         out = head(x[idx])
         lo, to = old(_Out(out), Batch(None, y[idx], idx))
         ln, tn = new(_Out(out), Batch(None, y[idx], idx))
-        assert float(lo) == float(ln) and to == tn
+        assert float(lo.detach()) == float(ln.detach()) and to == tn
         assert torch.equal(old.B, new.B) and torch.equal(_bits(old.W), _bits(new.W))

@@ -333,12 +333,26 @@ def dsdh_update_b(B: torch.Tensor, U: torch.Tensor, Y: torch.Tensor, W: torch.Te
     B = B.clone()
     Q = mu * (W @ Y) + eta * U
     L = B.shape[0]
+    others = _other_rows(L, B.device)
+    # W is fixed during the B-step: W' w_k once per bit, not once per bit and sweep
+    wk_proj = [W.index_select(0, others[k]) @ W[k] for k in range(L)]
     for _ in range(int(sweeps)):
         for k in range(L):
-            keep = torch.arange(L, device=B.device) != k
-            Bp, Wp, wk = B[keep], W[keep], W[k]
-            B[k] = _sgn(Q[k] - mu * (Bp.t() @ (Wp @ wk)))
+            Bp = B.index_select(0, others[k])
+            B[k] = _sgn(Q[k] - mu * (Bp.t() @ wk_proj[k]))
     return B
+
+
+_OTHER_ROWS: Dict[Tuple[int, str], Tuple[torch.Tensor, ...]] = {}
+
+
+def _other_rows(L: int, device) -> Tuple[torch.Tensor, ...]:
+    """For each bit k, the indices of the other L - 1 rows (cached per L and device)."""
+    key = (int(L), str(device))
+    if key not in _OTHER_ROWS:
+        full = torch.arange(L, device=device)
+        _OTHER_ROWS[key] = tuple(full[full != k] for k in range(L))
+    return _OTHER_ROWS[key]
 
 
 def dsdh_objective(B, U, Y, W, mu, nu, eta) -> float:

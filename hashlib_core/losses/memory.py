@@ -45,11 +45,14 @@ class LikelihoodWorkspace:
         self._table: Optional[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = None
 
     def buffer(self, name: str, shape, like: torch.Tensor) -> torch.Tensor:
+        need = _numel(shape)
         buf = self._buffers.get(name)
-        if buf is None or buf.dtype != like.dtype or buf.device != like.device or buf.numel() < _numel(shape):
-            buf = torch.empty(_numel(shape), dtype=like.dtype, device=like.device)
+        if buf is None or buf.dtype != like.dtype or buf.device != like.device or buf.numel() < need:
+            # while the memory fills, M grows every step: grow by half at least, not once a step
+            size = need if buf is None else max(need, buf.numel() * 3 // 2)
+            buf = torch.empty(size, dtype=like.dtype, device=like.device)
             self._buffers[name] = buf
-        return buf[:_numel(shape)].view(shape)
+        return buf[:need].view(shape)
 
     def similarity(self, labels: torch.Tensor, labels_other: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """``similarity_matrix(labels, labels_other)`` (exact {0, 1} values) in a reused buffer."""
@@ -93,10 +96,10 @@ class _MemoryLikelihood(torch.autograd.Function):
         w.mul_(0.5)                                  # 0.5 * (u @ m.T), same rounding
         sp = workspace.buffer("sp", (b, m), u)
         torch.ops.aten.softplus.out(w, _BETA, _THRESHOLD, out=sp)
-        sw = workspace.buffer("sw", (b, m), u)
-        torch.mul(s, w, out=sw)
-        torch.sub(sp, sw, out=sw)
-        value = sw.mean()
+        # softplus(w) - s * w in one pass: s * w is exact (s in {0, 1}), so sp + (-1) * s * w rounds as
+        # the old sp - (s * w) does, fused or not
+        torch.addcmul(sp, s, w, value=-1.0, out=sp)
+        value = sp.mean()
         workspace.step += 1
         ctx.workspace, ctx.step, ctx.numel = workspace, workspace.step, b * m
         ctx.save_for_backward(memory_u)
