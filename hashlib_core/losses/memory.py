@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Dict, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from hashlib_core.losses.dshfmdf import CodeMemory, similarity_matrix
 
@@ -101,21 +101,21 @@ class _MemoryLikelihood(torch.autograd.Function):
         torch.addcmul(sp, s, w, value=-1.0, out=sp)
         value = sp.mean()
         workspace.step += 1
-        ctx.workspace, ctx.step, ctx.numel = workspace, workspace.step, b * m
-        ctx.save_for_backward(memory_u)
+        # w and s are views of workspace buffers that the next step overwrites: kept as plain
+        # attributes and guarded by the step count rather than saved (and version-checked)
+        ctx.workspace, ctx.step, ctx.w, ctx.s, ctx.memory_u = workspace, workspace.step, w, s, memory_u
         return value
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
         ws = ctx.workspace
         if ws.step != ctx.step:
             raise RuntimeError("memory_likelihood_loss: the workspace was reused by a later forward before this "
                                "backward; call backward once per step, before the next loss")
-        (memory_u,) = ctx.saved_tensors
-        w, s = ws._buffers["w"][:ctx.numel].view(-1, memory_u.shape[0]), ws._buffers["s"][:ctx.numel]
-        s = s.view_as(w)
+        w, s, memory_u = ctx.w, ctx.s, ctx.memory_u
         # MeanBackward: grad.expand / numel (one value, broadcast instead of materialised)
-        g = grad.reshape(1) / ctx.numel
+        g = grad.reshape(1) / w.numel()
         gw = ws.buffer("gw", w.shape, w)
         torch.ops.aten.softplus_backward.grad_input(g.expand_as(w), w, _BETA, _THRESHOLD, grad_input=gw)
         # + MulBackward of s * w through SubBackward: (-g) * s, with s in {0, 1}: gw - g * s exactly
