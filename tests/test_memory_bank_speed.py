@@ -346,3 +346,15 @@ def test_the_runner_gives_the_same_codes_and_history_as_with_the_old_criterion(m
     assert np.array_equal(old.query_codes, new.query_codes) and np.array_equal(old.db_codes, new.db_codes)
     strip = [[{k: v for k, v in h.items() if k != "seconds"} for h in r.history] for r in (old, new)]
     assert strip[0] == strip[1] and old.metrics == new.metrics
+
+
+@pytest.mark.parametrize("sweeps", [1, 3])
+def test_dsdh_b_step_matches_the_old_one(sweeps):
+    g = torch.Generator().manual_seed(sweeps)
+    L, C, n = 12, 5, 40
+    B = torch.where(torch.randn(L, n, generator=g) >= 0, 1.0, -1.0)
+    U, W = torch.randn(L, n, generator=g), 0.3 * torch.randn(L, C, generator=g)
+    Y = F.one_hot(torch.randint(0, C, (n,), generator=g), C).float().t()
+    new = deep.dsdh_update_b(B, U, Y, W, 1.0, 55.0, sweeps)
+    assert torch.equal(new, old_dsdh_update_b(B, U, Y, W, 1.0, 55.0, sweeps))
+    assert torch.equal(new, deep.dsdh_update_b(B, U, Y, W, 1.0, 55.0, sweeps))  # the cached row indices
