@@ -38,6 +38,7 @@ from torch import nn
 
 from hashlib_core.codes import sign_like as _sgn
 from hashlib_core.losses import CodeMemory, MemoryPairs, pairwise_likelihood_loss, similarity_matrix, sum_form_weight
+from hashlib_core.losses.memory import LikelihoodWorkspace, memory_likelihood_loss
 
 __all__ = [
     "MODEL_DEFAULTS",
@@ -100,19 +101,27 @@ def _balance_weights(s: torch.Tensor) -> torch.Tensor:
 # DPSH (Li, Wang, Kang, IJCAI 2016)
 # ===========================================================================================
 
-def dpsh_loss(u: torch.Tensor, labels: torch.Tensor, u_other: Optional[torch.Tensor] = None,
-              labels_other: Optional[torch.Tensor] = None, eta: float = 10.0) -> Tuple[torch.Tensor, Terms]:
-    """DPSH: ``-Σ_{s_ij}(s_ij Θ_ij - log(1 + e^{Θ_ij})) + η Σ_i ||b_i - u_i||²``, Θ_ij = ½ u_iᵀu_j,
-    b_i = sgn(u_i), in the normalised form of the module docstring. ``u`` is the linear
-    hash-layer output (DPSH has no squashing)."""
-    other, lab_other, batch_mode = _others(u, labels, u_other, labels_other)
+def _likelihood(u, labels, other, lab_other, batch_mode, workspace):
+    """(J1, pair count, orientations): within the batch, or against a detached memory (through the
+    bit-identical fast path when a workspace is given)."""
     n = u.shape[0]
     if batch_mode:
-        j1 = pairwise_likelihood_loss(u, labels)
-        n_pairs, orient = n * (n - 1), 1
-    else:
-        j1 = pairwise_likelihood_loss(u, labels, other, lab_other)
-        n_pairs, orient = n * other.shape[0], 2
+        return pairwise_likelihood_loss(u, labels), n * (n - 1), 1
+    if workspace is not None:
+        return memory_likelihood_loss(u, labels, other, lab_other, workspace), n * other.shape[0], 2
+    return pairwise_likelihood_loss(u, labels, other, lab_other), n * other.shape[0], 2
+
+
+def dpsh_loss(u: torch.Tensor, labels: torch.Tensor, u_other: Optional[torch.Tensor] = None,
+              labels_other: Optional[torch.Tensor] = None, eta: float = 10.0,
+              workspace: Optional[LikelihoodWorkspace] = None) -> Tuple[torch.Tensor, Terms]:
+    """DPSH: ``-Σ_{s_ij}(s_ij Θ_ij - log(1 + e^{Θ_ij})) + η Σ_i ||b_i - u_i||²``, Θ_ij = ½ u_iᵀu_j,
+    b_i = sgn(u_i), in the normalised form of the module docstring. ``u`` is the linear
+    hash-layer output (DPSH has no squashing). ``workspace``: the memory side's buffers for
+    :func:`~hashlib_core.losses.memory.memory_likelihood_loss` (same bits, faster)."""
+    other, lab_other, batch_mode = _others(u, labels, u_other, labels_other)
+    n = u.shape[0]
+    j1, n_pairs, orient = _likelihood(u, labels, other, lab_other, batch_mode, workspace)
     j2 = (_sgn(u).detach() - u).pow(2).sum(dim=1).mean()
     w = sum_form_weight(eta, n, n_pairs, orient)
     return j1 + w * j2, {"likelihood": float(j1.detach()), "quant": float(j2.detach()), "quant_weight": w}
@@ -126,7 +135,7 @@ class DPSHCriterion:
     def __call__(self, output, batch):
         u = output.u
         mu, ml = self.pairs.others(u, batch.labels, batch.index)
-        return dpsh_loss(u, batch.labels, mu, ml, eta=self.eta)
+        return dpsh_loss(u, batch.labels, mu, ml, eta=self.eta, workspace=self.pairs.workspace)
 
 
 # ===========================================================================================
@@ -324,12 +333,26 @@ def dsdh_update_b(B: torch.Tensor, U: torch.Tensor, Y: torch.Tensor, W: torch.Te
     B = B.clone()
     Q = mu * (W @ Y) + eta * U
     L = B.shape[0]
+    others = _other_rows(L, B.device)
+    # W is fixed during the B-step: W' w_k once per bit, not once per bit and sweep
+    wk_proj = [W.index_select(0, others[k]) @ W[k] for k in range(L)]
     for _ in range(int(sweeps)):
         for k in range(L):
-            keep = torch.arange(L, device=B.device) != k
-            Bp, Wp, wk = B[keep], W[keep], W[k]
-            B[k] = _sgn(Q[k] - mu * (Bp.t() @ (Wp @ wk)))
+            Bp = B.index_select(0, others[k])
+            B[k] = _sgn(Q[k] - mu * (Bp.t() @ wk_proj[k]))
     return B
+
+
+_OTHER_ROWS: Dict[Tuple[int, str], Tuple[torch.Tensor, ...]] = {}
+
+
+def _other_rows(L: int, device) -> Tuple[torch.Tensor, ...]:
+    """For each bit k, the indices of the other L - 1 rows (cached per L and device)."""
+    key = (int(L), str(device))
+    if key not in _OTHER_ROWS:
+        full = torch.arange(L, device=device)
+        _OTHER_ROWS[key] = tuple(full[full != k] for k in range(L))
+    return _OTHER_ROWS[key]
 
 
 def dsdh_objective(B, U, Y, W, mu, nu, eta) -> float:
@@ -338,17 +361,13 @@ def dsdh_objective(B, U, Y, W, mu, nu, eta) -> float:
 
 
 def dsdh_loss(u: torch.Tensor, labels: torch.Tensor, b: torch.Tensor, u_other: Optional[torch.Tensor] = None,
-              labels_other: Optional[torch.Tensor] = None, eta: float = 55.0) -> Tuple[torch.Tensor, Terms]:
+              labels_other: Optional[torch.Tensor] = None, eta: float = 55.0,
+              workspace: Optional[LikelihoodWorkspace] = None) -> Tuple[torch.Tensor, Terms]:
     """The network's part of DSDH: the DPSH likelihood on Θ = ½ u_iᵀu_j plus ``η Σ_i ||b_i - u_i||²``
-    with b the current discrete codes (normalised as :func:`dpsh_loss`)."""
+    with b the current discrete codes (normalised as :func:`dpsh_loss`; ``workspace`` as there)."""
     other, lab_other, batch_mode = _others(u, labels, u_other, labels_other)
     n = u.shape[0]
-    if batch_mode:
-        j1 = pairwise_likelihood_loss(u, labels)
-        n_pairs, orient = n * (n - 1), 1
-    else:
-        j1 = pairwise_likelihood_loss(u, labels, other, lab_other)
-        n_pairs, orient = n * other.shape[0], 2
+    j1, n_pairs, orient = _likelihood(u, labels, other, lab_other, batch_mode, workspace)
     j2 = (b.detach().to(u) - u).pow(2).sum(dim=1).mean()
     w = sum_form_weight(eta, n, n_pairs, orient)
     return j1 + w * j2, {"likelihood": float(j1.detach()), "coupling": float(j2.detach()), "coupling_weight": w}
@@ -362,7 +381,11 @@ class DSDHCriterion:
     then the network loss :func:`dsdh_loss` against the memory. The paper alternates the same three
     blocks (network, W, B); doing W and B every step instead of every epoch is a finer schedule of
     the same block coordinate descent. ``mu``, ``nu``, ``eta`` as in the paper's objective
-    ``-Σ(sΘ - log(1+e^Θ)) + μ Σ||y_i - Wᵀb_i||² + ν||W||² + η Σ||b_i - u_i||²``.
+    ``-Σ(sΘ - log(1+e^Θ)) + μ Σ||y_i - Wᵀb_i||² + ν||W||² + η Σ||bᵢ - uᵢ||²``.
+
+    The W-step needs ``B Bᵀ`` and ``B Yᵀ`` over the images seen so far; B is ±1 and Y 0/1, so both
+    are integer matrices, kept up to date column by column in float64 (exact: every partial sum
+    is an integer below 2⁵³), which gives the same W as recomputing them over all n columns.
     """
 
     def __init__(self, n_train: int, bits: int, num_classes: int, mu: float = 1.0, nu: float = 0.1,
@@ -373,6 +396,10 @@ class DSDHCriterion:
         self.B = torch.ones(bits, n_train)
         self.Y = torch.zeros(num_classes, n_train)
         self.W = torch.zeros(bits, num_classes)
+        # Σ over filled columns of b bᵀ and b yᵀ (exact integers)
+        self._bbt = torch.zeros(bits, bits, dtype=torch.float64)
+        self._byt = torch.zeros(bits, num_classes, dtype=torch.float64)
+        self.workspace = LikelihoodWorkspace()
         self._moved = False
 
     def _onehot(self, labels: torch.Tensor) -> torch.Tensor:
@@ -380,30 +407,59 @@ class DSDHCriterion:
             return (labels > 0).float()
         return F.one_hot(labels.long(), self.num_classes).float()
 
+    def _gram(self, cols: torch.Tensor, sign: float) -> None:
+        """Add (sign = +1) or remove (-1) the columns ``cols`` from ``B Bᵀ`` and ``B Yᵀ``."""
+        if cols.numel() == 0:
+            return
+        b, y = self.B[:, cols].double(), self.Y[:, cols].double()
+        self._bbt.add_(b @ b.t(), alpha=sign)
+        self._byt.add_(b @ y.t(), alpha=sign)
+
     def __call__(self, output, batch):
         u, labels, index = output.u, batch.labels, batch.index
         if not self._moved:
             dev = u.device
             self.memory.to(dev)
             self.B, self.Y, self.W = self.B.to(dev), self.Y.to(dev), self.W.to(dev)
+            self._bbt, self._byt = self._bbt.to(dev), self._byt.to(dev)
             self._moved = True
         idx = torch.as_tensor(index, device=u.device).long().view(-1)
+        # repeated indices: last write wins in B / Y, so column-wise bookkeeping would double count
+        incremental = idx.unique().numel() == idx.numel()
         new = ~self.memory.filled[idx]
+        if incremental:
+            self._gram(idx[~new], -1.0)
         if bool(new.any()):  # an image's discrete code starts at sgn(u) the first time it is seen
             self.B[:, idx[new]] = _sgn(u.detach()[new]).t().to(self.B)
         self.memory.update(idx, u, labels)
         self.Y[:, idx] = self._onehot(labels).t().to(self.Y)
         with torch.no_grad():
-            filled = self.memory.filled
-            if bool(filled.all()):
-                Bf, Yf = self.B, self.Y
+            if incremental:
+                self._gram(idx, 1.0)
             else:
-                Bf, Yf = self.B[:, filled], self.Y[:, filled]
-            self.W = dsdh_update_w(Bf, Yf, self.mu, self.nu)
+                self._recount()
+            self.W = self._solve_w()
+            if incremental:
+                self._gram(idx, -1.0)
             self.B[:, idx] = dsdh_update_b(self.B[:, idx], u.detach().t().to(self.B), self.Y[:, idx], self.W,
                                            self.mu, self.eta, self.sweeps)
+            if incremental:
+                self._gram(idx, 1.0)
+            else:
+                self._recount()
             reg = float((self.Y[:, idx] - self.W.t() @ self.B[:, idx]).pow(2).sum(dim=0).mean())
         mu_, ml_ = self.memory.get()
-        loss, terms = dsdh_loss(u, labels, self.B[:, idx].t(), mu_, ml_, eta=self.eta)
+        loss, terms = dsdh_loss(u, labels, self.B[:, idx].t(), mu_, ml_, eta=self.eta, workspace=self.workspace)
         terms["label_regression"] = reg
         return loss, terms
+
+    def _recount(self) -> None:
+        filled = self.memory.filled
+        b, y = self.B[:, filled].double(), self.Y[:, filled].double()
+        self._bbt, self._byt = b @ b.t(), b @ y.t()
+
+    def _solve_w(self) -> torch.Tensor:
+        """:func:`dsdh_update_w` on the filled columns, from the kept ``B Bᵀ`` and ``B Yᵀ``."""
+        L = self._bbt.shape[0]
+        A = self._bbt + (self.nu / self.mu) * torch.eye(L, dtype=torch.float64, device=self._bbt.device)
+        return torch.linalg.solve(A, self._byt).to(self.B.dtype)
