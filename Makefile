@@ -18,6 +18,11 @@ STAMP := $(VENV)/.installed-$(DEPS_HASH)
 HASHLIB_DATA ?= $(if $(wildcard ../shared/datasets/cifar10.npz),$(abspath ../shared/datasets),$(CURDIR)/data)
 export HASHLIB_DATA
 
+# This checkout's package first on the path, for the notebooks' kernels and test subprocesses too:
+# the virtual environment may be shared between checkouts (.ci/run keeps it outside the clone), and
+# its editable install points at whichever checkout built it.
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+
 # `make lab`: where JupyterLab listens (LAB_PORT=0 picks a free port; the URL is printed either way)
 LAB_IP ?= 127.0.0.1
 LAB_PORT ?= 8888

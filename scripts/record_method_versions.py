@@ -12,8 +12,10 @@ import json
 import sys
 from pathlib import Path
 
-from hashlib_core.methods import METHODS
-from hashlib_core.methods.versions import code_fingerprint
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not another install
+
+from hashlib_core.methods import METHODS  # noqa: E402
+from hashlib_core.methods.versions import code_fingerprint  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "method_versions.json"
 
