@@ -165,10 +165,23 @@ def _raise_system_exit(signum, frame):  # noqa: ARG001 - signal handler signatur
     raise SystemExit(128 + signum)
 
 
-def _runs_of(stem: str, profile: str, since: float) -> tuple[int, int] | None:
-    """(computed, reused) runs in the manifest ``stem`` wrote after ``since``; None if it wrote none."""
+def _manifest_stamp(stem: str, profile: str):
+    """What identifies the manifest ``stem`` has now (None: none), to tell whether a run wrote one."""
     path = figures_dir(stem, profile) / "manifest.json"
-    if not path.is_file() or path.stat().st_mtime < since:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _runs_of(stem: str, profile: str, before) -> tuple[int, int] | None:
+    """(computed, reused) runs in the manifest ``stem`` wrote since :func:`_manifest_stamp` gave
+    ``before``; None if it wrote none. (Compared by stamp, not against the clock: a file system's
+    coarse timestamps can put a fresh file's mtime a few ms before ``time.time()`` of its start.)"""
+    path = figures_dir(stem, profile) / "manifest.json"
+    now = _manifest_stamp(stem, profile)
+    if now is None or now == before:
         return None
     runs = (json.loads(path.read_text()).get("runs") or {}).values()
     computed = sum(1 for r in runs if not r.get("cached"))
@@ -221,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         for notebook, params in plan:
             bar.set_postfix_str(notebook.stem)
             t0 = time.time()
+            stamp = _manifest_stamp(notebook.stem, args.profile)
             bar.write(f"--> {notebook.stem}")
             try:
                 out = execute(notebook, params, args.profile)
@@ -232,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                 bar.write(f"<-- {notebook.stem}: FAILED after {time.time() - t0:.1f} s: {failed[notebook.stem]}")
             else:
                 timings[notebook.stem] = round(time.time() - t0, 1)
-                runs = _runs_of(notebook.stem, args.profile, t0)
+                runs = _runs_of(notebook.stem, args.profile, stamp)
                 if runs:
                     computed, reused = computed + runs[0], reused + runs[1]
                 ran = f" (runs computed {runs[0]}, reused {runs[1]})" if runs else ""
