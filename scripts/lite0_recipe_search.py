@@ -67,6 +67,49 @@ LADDER_HEADER = ("| candidate | trunk | px | val mAP, mean ± sd | per seed (0, 
 TABLE_HEADER = "| candidate | change | val mAP | val tie-aware mAP | px | trunk | augment | epochs | head lr | training s |"
 
 
+BENCH_HEADER = "| trunk | px | images timed | s / 1,000 images | est. pass of 60,000 images | load avg (1 min) |"
+
+
+def _bench_rows(images: int, rounds: int) -> dict:
+    """Time the frozen trunk of each ladder recipe on the same ``images`` CIFAR-10 training images,
+    interleaved over ``rounds`` so every trunk sees the same machine load; as the trunk cache does it
+    (batches of 64, channels-last, ImageNet transform, the profile's threads); best round kept."""
+    import numpy as np
+    import torch
+
+    from hashlib_core.data import get_protocol
+    from hashlib_core.data.transforms import RGB_IMAGENET
+    from hashlib_core.models.common import build_backbone
+
+    part = get_protocol("cifar10-dshfmdf:val", seed=0).query
+    idx = np.arange(min(images, len(part)))
+    models = {}
+    for name, (recipe, trunk) in LADDER.items():
+        c = make_config("cpu", "dshfmdf", "cifar10-dshfmdf:val", 48, 0, recipe=recipe)
+        torch.set_num_threads(int(c.num_threads))
+        bb = build_backbone(c.model["backbone"], width=c.model["width"], input_size=c.input_size,
+                            weights=c.model["weights"], dropout=0.0).eval()
+        models[name] = (bb, c.input_size, trunk)
+    best = {n: float("inf") for n in models}
+    loads = []
+    with torch.inference_mode():
+        for _ in range(rounds):
+            for name, (bb, px, _) in models.items():
+                loads.append(os.getloadavg()[0])
+                t0 = time.perf_counter()
+                for start in range(0, len(idx), 64):
+                    x = RGB_IMAGENET.prepare(part.get_batch(idx[start:start + 64]), px)
+                    bb(x.contiguous(memory_format=torch.channels_last))
+                best[name] = min(best[name], time.perf_counter() - t0)
+    rows = {}
+    for name, (_, px, trunk) in models.items():
+        per_1000 = best[name] / len(idx) * 1000
+        rows[trunk] = (f"| {trunk} | {px} | {len(idx)} × {rounds} rounds (best) | {per_1000:.1f} | ≈ {per_1000:.0f} min | "
+                       f"{min(loads):.1f}–{max(loads):.1f} |")
+        print(rows[trunk], flush=True)
+    return rows
+
+
 def _kept_rows(path: Path, header: str, run_now: set) -> list:
     """Table rows of ``path``'s table under ``header`` whose candidate is not in ``run_now``."""
     if not path.is_file():
@@ -107,9 +150,10 @@ def _ladder_row(name: str, args) -> str:
         split = get_protocol("cifar10-dshfmdf:val", seed=args.seeds[0])
         split_n = len(split.query) + len(split.database)  # the training part is the database's images
     per_1000 = max(passes) / split_n * 1000 if passes else None
-    sd = statistics.stdev(maps) if len(maps) > 1 else 0.0
+    shown = (f"{statistics.mean(maps):.4f} ± {statistics.stdev(maps):.4f}" if len(maps) > 1
+             else f"{maps[0]:.4f} (1 seed)")
     load = f"{min(loads):.1f}–{max(loads):.1f}" if loads else "(cached)"
-    return (f"| {name} | {trunk} | {results[0].config.input_size} | {statistics.mean(maps):.4f} ± {sd:.4f} | "
+    return (f"| {name} | {trunk} | {results[0].config.input_size} | {shown} | "
             f"{', '.join(f'{m:.4f}' for m in maps)} | "
             f"{f'{per_1000:.1f}' if per_1000 else 'n/a (taps were cached)'} | "
             f"{f'≈ {per_1000:.0f} min' if per_1000 else 'n/a'} | "  # 60 x (s per 1,000) s = (s per 1,000) min
@@ -121,17 +165,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bits", type=int, default=48)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--trunk-bench", type=int, default=0, metavar="N",
+                    help="also time each ladder trunk on N images (interleaved, --bench-rounds rounds)")
+    ap.add_argument("--bench-rounds", type=int, default=2)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the ladder candidates")
-    ap.add_argument("--only", nargs="*", default=None, help="candidate names (default: all)")
+    ap.add_argument("--only", nargs="*", default=None, help="candidate names (default: all; none with --trunk-bench only)")
     ap.add_argument("--out", default=str(repo_root() / "docs" / "lite0_recipe.md"))
     args = ap.parse_args()
-    names = args.only or list(CANDIDATES) + list(LADDER)
+    names = list(CANDIDATES) + list(LADDER) if args.only is None else args.only  # "--only" alone: none
     unknown = sorted(set(names) - set(CANDIDATES) - set(LADDER))
     if unknown:
         ap.error(f"unknown candidate(s) {unknown}; known: {sorted(CANDIDATES) + sorted(LADDER)}")
     out = Path(args.out)
     kept = _kept_rows(out, TABLE_HEADER, set(names))
     kept_ladder = _kept_rows(out, LADDER_HEADER, set(names))
+    if args.trunk_bench < 0 or args.bench_rounds < 1:
+        ap.error("--trunk-bench must be >= 0 and --bench-rounds >= 1")
+    bench = _bench_rows(args.trunk_bench, args.bench_rounds) if args.trunk_bench else {}
+    kept_bench = _kept_rows(out, BENCH_HEADER, set(bench))
     ladder_rows = {n: _ladder_row(n, args) for n in names if n in LADDER}
     base = make_config("cpu", "dshfmdf", "cifar10-dshfmdf:val", args.bits, args.seed, recipe="lite0")
     rows = []
@@ -189,6 +240,13 @@ def main() -> None:
         LADDER_HEADER,
         "|---|---|---|---|---|---|---|---|---|---|",
         *ladder,
+        "",
+        "Trunk cost alone (`--trunk-bench N`): the three trunks timed on the same N validation images, "
+        "interleaved, one process, the trunk cache's batching; the 60,000-image estimate is linear.",
+        "",
+        BENCH_HEADER,
+        "|---|---|---|---|---|---|",
+        *sorted(kept_bench + list(bench.values())),
     ]
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
