@@ -62,7 +62,7 @@ LADDER = {
 }
 #: below this many seconds a run's trunk_s is loading cached taps, not a pass (hashlib_core.plan)
 PASS_MIN_S = 5.0
-LADDER_HEADER = ("| candidate | trunk | px | val mAP, mean ± sd | per seed (0, 1, 2) | trunk pass s / 1,000 images "
+LADDER_HEADER = ("| candidate | trunk | px | val mAP, mean ± sd | per seed | trunk pass s / 1,000 images "
                  "| est. pass of 60,000 images | head training s / run | encode s / run | load avg (1 min) |")
 TABLE_HEADER = "| candidate | change | val mAP | val tie-aware mAP | px | trunk | augment | epochs | head lr | training s |"
 
@@ -126,7 +126,7 @@ def _kept_rows(path: Path, header: str, run_now: set) -> list:
     return rows
 
 
-def _ladder_row(name: str, args) -> str:
+def _ladder_row(name: str, args, kept_load: str | None = None) -> str:
     recipe, trunk = LADDER[name]
     results, loads = [], []
     for seed in args.seeds:
@@ -152,7 +152,8 @@ def _ladder_row(name: str, args) -> str:
     per_1000 = max(passes) / split_n * 1000 if passes else None
     shown = (f"{statistics.mean(maps):.4f} ± {statistics.stdev(maps):.4f}" if len(maps) > 1
              else f"{maps[0]:.4f} (1 seed)")
-    load = f"{min(loads):.1f}–{max(loads):.1f}" if loads else "(cached)"
+    # all runs cached: the load recorded when they were computed, if the file has their row
+    load = f"{min(loads):.1f}–{max(loads):.1f}" if loads else (kept_load or "(cached)")
     return (f"| {name} | {trunk} | {results[0].config.input_size} | {shown} | "
             f"{', '.join(f'{m:.4f}' for m in maps)} | "
             f"{f'{per_1000:.1f}' if per_1000 else 'n/a (taps were cached)'} | "
@@ -179,11 +180,13 @@ def main() -> None:
     out = Path(args.out)
     kept = _kept_rows(out, TABLE_HEADER, set(names))
     kept_ladder = _kept_rows(out, LADDER_HEADER, set(names))
+    old_loads = {r.split("|")[1].strip(): r.split("|")[-2].strip()
+                 for r in _kept_rows(out, LADDER_HEADER, set())}
     if args.trunk_bench < 0 or args.bench_rounds < 1:
         ap.error("--trunk-bench must be >= 0 and --bench-rounds >= 1")
     bench = _bench_rows(args.trunk_bench, args.bench_rounds) if args.trunk_bench else {}
     kept_bench = _kept_rows(out, BENCH_HEADER, set(bench))
-    ladder_rows = {n: _ladder_row(n, args) for n in names if n in LADDER}
+    ladder_rows = {n: _ladder_row(n, args, old_loads.get(n)) for n in names if n in LADDER}
     base = make_config("cpu", "dshfmdf", "cifar10-dshfmdf:val", args.bits, args.seed, recipe="lite0")
     rows = []
     for name in (n for n in names if n in CANDIDATES):
