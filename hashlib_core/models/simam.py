@@ -20,15 +20,20 @@ from torch import nn
 __all__ = ["SimAM", "simam_energy"]
 
 
-def simam_energy(x: torch.Tensor, lam: float = 1e-4) -> torch.Tensor:
-    """Minimal energy e_t* of every neuron of ``x`` (N, C, H, W), same shape as ``x``."""
+def _deviation_and_variance(x: torch.Tensor):
+    """(x - channel mean)^2 and the channel variance over the M - 1 other neurons (the authors' code)."""
     if x.dim() != 4:
         raise ValueError(f"SimAM expects (N, C, H, W) feature maps, got shape {tuple(x.shape)}")
     m = x.shape[2] * x.shape[3]
     if m < 2:
         raise ValueError(f"SimAM needs at least 2 neurons per channel, got a {x.shape[2]}x{x.shape[3]} map")
     d = (x - x.mean(dim=(2, 3), keepdim=True)).pow(2)
-    var = d.sum(dim=(2, 3), keepdim=True) / (m - 1)
+    return d, d.sum(dim=(2, 3), keepdim=True) / (m - 1)
+
+
+def simam_energy(x: torch.Tensor, lam: float = 1e-4) -> torch.Tensor:
+    """Minimal energy e_t* of every neuron of ``x`` (N, C, H, W), same shape as ``x``."""
+    d, var = _deviation_and_variance(x)
     return 4 * (var + lam) / (d + 2 * var + 2 * lam)
 
 
@@ -42,14 +47,8 @@ class SimAM(nn.Module):
         self.lam = float(lam)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4:
-            raise ValueError(f"SimAM expects (N, C, H, W) feature maps, got shape {tuple(x.shape)}")
-        m = x.shape[2] * x.shape[3]
-        if m < 2:
-            raise ValueError(f"SimAM needs at least 2 neurons per channel, got a {x.shape[2]}x{x.shape[3]} map")
         # 1/e* written out (not 1/simam_energy) to avoid a division by a quantity that can be tiny.
-        d = (x - x.mean(dim=(2, 3), keepdim=True)).pow(2)
-        var = d.sum(dim=(2, 3), keepdim=True) / (m - 1)
+        d, var = _deviation_and_variance(x)
         inv_energy = d / (4 * (var + self.lam)) + 0.5
         return x * torch.sigmoid(inv_energy)
 
