@@ -23,7 +23,7 @@ BAD_PARAMS = {
                          ["'backbones'", "'vgg99_bn'", "vgg19_bn"]),
     "unknown protocol": ("01_dshfmdf_table2", "protocols: [cifar11]\n", ["'protocols'", "cifar10-dshfmdf"]),
     "unknown method": ("10_dshc_table1_table2", "compare_methods: [dpshh]\n", ["'compare_methods'", "dpsh"]),
-    "unknown recipe": ("01_dshfmdf_table2", "pretrained_recipe: lite1\n", ["'pretrained_recipe'", "lite0"]),
+    "unknown recipe": ("01_dshfmdf_table2", "pretrained_recipe: lite9\n", ["'pretrained_recipe'", "lite0"]),
     "unknown features": ("20_baselines_table2", "features: [gist]\n", ["'features'", "hog-color"]),
     "unknown shallow": ("21_cross_paper_48bits", "shallow_methods: [itqq]\n", ["'shallow_methods'", "itq"]),
     "unknown name": ("01_dshfmdf_table2", "bitz: [12]\n", ["'bitz'", "bits"]),
