@@ -23,7 +23,7 @@ validators through ``.detach().cpu()``, but torch is never imported here).
 
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Iterator, Optional, Tuple
 
 import numpy as np
 

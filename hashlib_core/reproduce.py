@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from hashlib_core.notebook_registry import REGISTRY, artefact_row, registry  # noqa: F401  (the batch's list)
 from hashlib_core.paths import repo_root

@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from hashlib_core.names import PAPER_DATASET, backbone_name
+from hashlib_core.names import backbone_name
 from hashlib_core.reporting import format_mean_sd, mean_sd
 
 

@@ -29,12 +29,11 @@ a weight means -- docs/decisions.md "Baselines"):
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from hashlib_core.codes import sign_like as _sgn
 from hashlib_core.losses import CodeMemory, MemoryPairs, pairwise_likelihood_loss, similarity_matrix, sum_form_weight

@@ -26,7 +26,7 @@ like every run, so tables treat shallow and deep rows alike.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 
