@@ -314,7 +314,7 @@ def _train_and_evaluate(config: RunConfig, method: Method, progress: bool) -> Ru
     train, query, database = split.train, split.query, split.database
     if settings.freeze_backbone:
         model, train, query, database = frozen_trunk_parts(model, split, config, settings.augment, progress,
-                                                           input_spec=spec)
+                                                           input_spec=spec, tune_tail=settings.tune_tail)
     t0 = time.perf_counter()
     history = fit(model, criterion, train, settings, seed=config.seed, progress=progress,
                   desc=f"train {config.label()}", input_spec=spec)

@@ -80,6 +80,9 @@ class TrainSettings:
     augment: bool = True
     # train only the head on cached taps of the frozen pretrained trunk (hashlib_core.trunk)
     freeze_backbone: bool = False
+    # with freeze_backbone: also train the trunk's layers after the conv5 tap (EfficientNet-Lite:
+    # the 1x1 head conv and its BN) from the cached conv5 taps, at ``backbone_lr`` (issue 16)
+    tune_tail: bool = False
     device: str = "cpu"
     num_threads: int | None = None
     # "adam" (paper 000 §4.2) or "sgd" with ``momentum`` (paper 004 §4.1's learning rate 0.1 is an SGD rate)
@@ -92,6 +95,9 @@ class TrainSettings:
     def __post_init__(self):
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"train.optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.tune_tail and not self.freeze_backbone:
+            raise ValueError("train.tune_tail needs train.freeze_backbone: true (it trains the frozen trunk's "
+                             "last layer from cached taps; with the whole network trained it trains anyway)")
         if self.lr_step < 0:
             raise ValueError(f"train.lr_step must be >= 0 (0: constant learning rate), got {self.lr_step}")
 

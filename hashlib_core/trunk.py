@@ -222,18 +222,31 @@ class TapInputs:
 
 class HeadOnly(torch.nn.Module):
     """``model`` seen from its taps: ``forward(taps) = model.forward_taps(taps)``. The trunk stays a
-    (frozen, unused) sub-module, so the trained head is still ``model``'s own parameters."""
+    (frozen, unused) sub-module, so the trained head is still ``model``'s own parameters.
 
-    def __init__(self, model: torch.nn.Module):
+    ``tune_tail``: fc1 is recomputed from the cached conv5 tap by the trunk's own head conv
+    (``backbone.fc1_from_last_block``), whose layers (``backbone.tail_modules()``) then train with
+    the head: partial fine-tuning of the trunk's last layer at the cost of the head (issue 16)."""
+
+    def __init__(self, model: torch.nn.Module, tune_tail: bool = False):
         super().__init__()
         self.model = model
+        self.tune_tail = bool(tune_tail)
+
+    @property
+    def backbone(self) -> torch.nn.Module:
+        """The wrapped model's trunk, so the optimiser puts a tuned tail in the backbone group
+        (``train.backbone_lr``; :func:`hashlib_core.models.common.parameter_groups`)."""
+        return self.model.backbone
 
     def forward(self, taps):
+        if self.tune_tail:
+            taps = {**taps, "fc1": self.model.backbone.fc1_from_last_block(taps["conv5"])}
         return self.model.forward_taps(taps)
 
 
 def frozen_trunk_parts(model: torch.nn.Module, split, config, augment: bool, progress: bool = True,
-                       input_spec: InputSpec = RGB_IMAGENET):
+                       input_spec: InputSpec = RGB_IMAGENET, tune_tail: bool = False):
     """Freeze ``model.backbone`` and return ``(head, train, query, database)``: ``head`` =
     :class:`HeadOnly` of ``model``, the parts :class:`TapInputs` over the cached taps (the training
     part with its flipped view when ``augment``). ``config`` is the run's
@@ -243,11 +256,17 @@ def frozen_trunk_parts(model: torch.nn.Module, split, config, augment: bool, pro
     if backbone is None or not hasattr(model, "forward_taps"):
         raise ValueError(f"freeze_backbone needs a model with .backbone and .forward_taps, got {type(model).__name__}")
     backbone.requires_grad_(False)
+    if tune_tail:  # the layers after the conv5 tap train (from its cached values) with the head
+        if not hasattr(backbone, "tail_modules"):
+            raise ValueError(f"train.tune_tail: backbone {type(backbone).__name__} has no trainable tail "
+                             "(supported: the EfficientNet-Lite backbones)")
+        for m in backbone.tail_modules():
+            m.requires_grad_(True)
     backbone.to(config.device)
     key = trunk_key(dict(config.model), config.input_size, config.num_threads, input_spec)
     batch = 64  # channels-last depthwise convs run fastest in small batches on this CPU (benches/)
 
-    needed = _required_taps(backbone)
+    needed = _required_taps(backbone) - ({"fc1"} if tune_tail else set())  # fc1: recomputed from conv5
 
     def taps(part, name, flip=False):
         got = trunk_taps(backbone, part, key, config.input_size, flip=flip, batch_size=batch,
@@ -259,4 +278,4 @@ def frozen_trunk_parts(model: torch.nn.Module, split, config, augment: bool, pro
     query = TapInputs(np.asarray(split.query.labels), [taps(split.query, "query")], config.device)
     views = [taps(split.train, "train")] + ([taps(split.train, "train", flip=True)] if augment else [])
     train = TapInputs(np.asarray(split.train.labels), views, config.device)
-    return HeadOnly(model), train, query, database
+    return HeadOnly(model, tune_tail), train, query, database

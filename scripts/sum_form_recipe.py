@@ -35,6 +35,10 @@ CANDIDATES = {
     "lr-3e-3": ("head learning rate 3e-3", {"lr": 3e-3}),
     "lr-step-20": ("lr 1e-3, x0.1 after epoch 20 (30 epochs)", {"lr_step": 20, "lr_gamma": 0.1}),
     "epochs-x2-lr-step-40": ("60 epochs, lr x0.1 after epoch 40", {"epochs": 60, "lr_step": 40, "lr_gamma": 0.1}),
+    "tail-lr-1e-4": ("the trunk's head conv + BN trained from cached conv5 taps (train.tune_tail), trunk lr 1e-4",
+                     {"tune_tail": True, "backbone_lr": 1e-4}),
+    "tail-lr-1e-3": ("the trunk's head conv + BN trained from cached conv5 taps (train.tune_tail), trunk lr 1e-3",
+                     {"tune_tail": True, "backbone_lr": 1e-3}),
     "flip": ("flip views of the training images (trunk taps of the mirrored images)", {"augment": True}),
 }
 

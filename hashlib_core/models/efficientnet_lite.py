@@ -566,9 +566,27 @@ class EfficientNetLiteBackbone(_LiteTrunk, Backbone):
             if i == self._stop:
                 break
         if self.global_dim is not None:
-            x = self.act(self._bn1(self._conv_head(x)))
-            taps["fc1"] = self.fc1_dropout(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+            taps["fc1"] = self.fc1_from_last_block(x)
         return taps
+
+    def fc1_from_last_block(self, x: torch.Tensor) -> torch.Tensor:
+        """fc1 from the last MBConv block's output: head conv, BN, swish, global average pool, dropout.
+
+        With the trunk frozen, the conv5 tap *is* that output (:meth:`tail_modules`), so the head
+        conv can be trained from cached conv5 taps (``train.tune_tail``, :mod:`hashlib_core.trunk`)."""
+        x = self.act(self._bn1(self._conv_head(x)))
+        return self.fc1_dropout(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+    def tail_modules(self) -> List[nn.Module]:
+        """The layers after the conv5 tap: the 1x1 head conv and its BN (ValueError if there are none,
+        or if conv5 is not the last block's output)."""
+        if self.global_dim is None or "conv5" not in self.conv_taps:
+            raise ValueError(f"{self.display_name}: training the tail needs the conv5 tap and fc1 "
+                             f"(taps {self.conv_taps}, fc1 {self.global_dim})")
+        if self.tap_blocks["conv5"] != len(self._blocks) - 1:
+            raise ValueError(f"{self.display_name}: conv5 is block {self.tap_blocks['conv5']}, not the last "
+                             f"block ({len(self._blocks) - 1}), so fc1 cannot be computed from it")
+        return [self._conv_head, self._bn1]
 
     def load_imagenet(self, weights: Union[str, os.PathLike, Mapping] = "imagenet") -> "EfficientNetLiteBackbone":
         """Load the variant's classifier state dict; ``_fc.*`` (and the head conv without fc1) are ignored.
