@@ -39,6 +39,8 @@ CANDIDATES = {
                      {"tune_tail": True, "backbone_lr": 1e-4}),
     "tail-lr-1e-3": ("the trunk's head conv + BN trained from cached conv5 taps (train.tune_tail), trunk lr 1e-3",
                      {"tune_tail": True, "backbone_lr": 1e-3}),
+    "epochs-x2-tail-lr-1e-4": ("60 epochs; the trunk's head conv + BN trained from cached conv5 taps, trunk lr 1e-4",
+                               {"epochs": 60, "tune_tail": True, "backbone_lr": 1e-4}),
     "flip": ("flip views of the training images (trunk taps of the mirrored images)", {"augment": True}),
 }
 
