@@ -16,20 +16,25 @@ from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from hashlib_core.claims import not_run, ordering_claim
 from hashlib_core.names import PAPER_DATASET, paper_method_name
 from hashlib_core.papers.p000_dshfmdf import table2_layout
 from hashlib_core.runner import RunConfig, make_config, run_many
 from hashlib_core.tables import results_frame
 
-__all__ = ["TABLE2_ORDER", "TABLE3_ORDER", "TWIN_METHOD", "run_config", "shared_with_dshfmdf", "sweep",
-           "runs_frame", "method_rows", "table_layout", "STAND_IN"]
+__all__ = ["TABLE2_ORDER", "TABLE3_ORDER", "TWIN_METHOD", "STAND_INS", "OBJECTIVES", "run_config",
+           "shared_with_dshfmdf", "sweep", "runs_frame", "method_rows", "stand_in_columns", "table_layout",
+           "scale_claims", "objective_claims", "backbone_claim"]
 
 #: the row order of paper 001's Table 2 (CIFAR-10, NUS-WIDE) and Table 3 (MS-COCO)
 TABLE2_ORDER = ["SH", "ITQ", "KSH", "SDH", "CNNH", "DNNH", "DHN", "HashNet", "DPH", "LRH", "MFLH", "DSHFMDF",
                 "MDFF-SH"]
 TABLE3_ORDER = ["SGH", "SH", "PCAH", "LSH", "ITQ", "DHN", "HashNet", "DCH", "DHDW", "DSHFMDF", "MDFF-SH"]
-#: how the tables name the stand-in columns
-STAND_IN = {"nuswide21": "nuswide21 (ours: cifar10-mosaic)", "mscoco": "mscoco (ours: cifar10-mosaic-coco)"}
+#: our stand-in protocols and the paper dataset whose column each fills (docs/data.md)
+STAND_INS = {"cifar10-mosaic": "nuswide21", "cifar10-mosaic-coco": "mscoco"}
+#: paper 001 Table 5's arms in reported.csv's names: MDFF-SH-J2 = without J3 (γ = 0), MDFF-SH-J3 =
+#: without J2 (β = 0) (docs/decisions.md); ``objectives(beta, gamma)`` gives their loss settings
+OBJECTIVES = ("J1+J2 (gamma=0)", "J1+J3 (beta=0)", "J1+J2+J3")
 #: methods whose runs may be DSHFMDF's (their parts are DSHFMDF's, only the network defaults differ)
 TWIN_METHOD = {"mdffsh": "dshfmdf", "dmsh": "dshfmdf"}
 
@@ -93,8 +98,47 @@ def method_rows(ours: pd.DataFrame) -> pd.DataFrame:
     return ours.assign(inputs=ours["setting"].where(~shared, ours["setting"] + " (DSHFMDF's run: the same network)"))
 
 
-def table_layout(ours: pd.DataFrame, paper: pd.DataFrame, order: Sequence[str], digits: int = 3) -> pd.DataFrame:
+def stand_in_columns(protocols: Iterable[str]) -> dict:
+    """{paper dataset: column title} for the stand-in protocols among ``protocols``."""
+    return {STAND_INS[p]: f"{STAND_INS[p]} (ours: {p})" for p in protocols if p in STAND_INS}
+
+
+def table_layout(ours: pd.DataFrame, paper: pd.DataFrame, order: Sequence[str], protocols: Iterable[str] = (),
+                 digits: int = 3) -> pd.DataFrame:
     """Paper 001's layout (methods × dataset@bits): ``paper`` / ``ours`` / ``diff`` rows per method we
     ran, reported-only rows for the rest (:func:`hashlib_core.papers.p000_dshfmdf.table2_layout`),
-    stand-in columns named as such."""
-    return table2_layout(ours, paper, order=order, stand_in=STAND_IN, digits=digits)
+    the columns a stand-in protocol fills named as such."""
+    return table2_layout(ours, paper, order=order, stand_in=stand_in_columns(protocols), digits=digits)
+
+
+def objectives(beta: float, gamma: float) -> dict:
+    """Table 5's arms (:data:`OBJECTIVES`) -> their loss settings."""
+    return dict(zip(OBJECTIVES, ({"beta": beta, "gamma": 0.0}, {"beta": 0.0, "gamma": gamma},
+                                 {"beta": beta, "gamma": gamma})))
+
+
+def scale_claims(runs: pd.DataFrame) -> list:
+    """Paper 001 §3.5 (1), Table 4: fused > fc1 > conv3-5 (column ``variant``)."""
+    return [ordering_claim(runs, "variant", ["fused", "fc1", "conv3-5"], "fused > fc1 > conv3-5 (001 Table 4)")]
+
+
+def objective_claims(runs: pd.DataFrame) -> list:
+    """Paper 001 §3.5 (2), Table 5: the full objective beats either ablation (column ``variant``)."""
+    return [ordering_claim(runs, "variant", ["J1+J2+J3", "J1+J2 (gamma=0)"], "full > MDFF-SH-J2 (no J3; 001 Table 5)"),
+            ordering_claim(runs, "variant", ["J1+J2+J3", "J1+J3 (beta=0)"], "full > MDFF-SH-J3 (no J2; 001 Table 5)")]
+
+
+def backbone_claim(runs: pd.DataFrame, protocol: str) -> dict:
+    """The analogue of 001's cross-paper claim (MDFF-SH on ResNet-50 beats DSHFMDF on VGG-19 at
+    every length, 001 Table 2 vs 000 Table 2) that one setting can test: the same head, objective,
+    schedule and protocol on the two backbones (column ``model.backbone``), paired by (bits, seed)."""
+    claim = f"ResNet-50 head > VGG-19-BN head, same setting ({protocol})"
+    sub = runs[(runs["protocol"] == protocol) & (runs["model.variant"] == "fused")] if len(runs) else runs
+    have = set(sub["model.backbone"]) if len(sub) else set()
+    if not {"resnet50", "vgg19_bn"} <= have:
+        return not_run(claim, f"needs fused runs on both backbones on {protocol}; have {sorted(have)}",
+                       ["resnet50", "vgg19_bn"])
+    settings = {b: set(sub.loc[sub["model.backbone"] == b, "setting"]) for b in ("resnet50", "vgg19_bn")}
+    row = ordering_claim(sub, "model.backbone", ["resnet50", "vgg19_bn"], claim)
+    row["settings"] = " vs ".join("/".join(sorted(v)) for v in settings.values())
+    return row
