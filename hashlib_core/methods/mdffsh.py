@@ -1,7 +1,7 @@
 """MDFF-SH (paper 001) and DMSH (paper 002): DSHFMDF's parts with another network.
 
-* ``mdffsh`` — Redaoui, Belalia, Belloulata, *Multiscale Deep Feature Fusion in Supervised
-  Hashing*, J. Imaging 11(1):20, 2025: the multi-scale fusion head on ResNet-50
+* ``mdffsh`` — Redaoui et al., *Multiscale Deep Feature Fusion for High-Precision Image Retrieval
+  through Supervised Hashing* (MDFF-SH), J. Imaging 11(1):20, 2025 (preprint Nov. 2024): the multi-scale fusion head on ResNet-50
   (:func:`hashlib_core.models.mdffsh.mdffsh`; §2.2), trained with DSHFMDF's objective
   J1 + βJ2 + γJ3 (§2.3 names the same three losses; β = 0.01, γ = 0.1, the sum form).
 * ``dmsh`` — Redaoui, Belloulata, Belalia, *Deep Multi-Scale Hashing for Image Retrieval*, ICAITA

@@ -1,8 +1,8 @@
 """MDFF-SH (paper 001) and DMSH (paper 002): paper 000's multi-scale fusion network on other
 backbones / tap sets, as named constructors.
 
-* MDFF-SH — Redaoui, Belalia, Belloulata, *Multiscale Deep Feature Fusion in Supervised Hashing*,
-  J. Imaging 11(1):20, 2025 (preprint Nov. 2024) §2.2: taps at the ends of ResNet-50's conv3_x /
+* MDFF-SH — Redaoui et al., *Multiscale Deep Feature Fusion for High-Precision Image Retrieval
+  through Supervised Hashing*, J. Imaging 11(1):20, 2025 (preprint Nov. 2024) §2.2: taps at the ends of ResNet-50's conv3_x /
   conv4_x / conv5_x (torchvision ``layer2`` / ``layer3`` / ``layer4``) and fc1 (= the pooled
   ``layer4`` feature, :mod:`hashlib_core.models.resnet`), 1x1 reduction, fusion, hash layers,
   classifier: :func:`hashlib_core.models.dshfmdf` with ``backbone="resnet50"``.

@@ -1,5 +1,5 @@
-"""Paper 001 (MDFF-SH: Redaoui, Belalia, Belloulata, *Multiscale Deep Feature Fusion in Supervised
-Hashing*, J. Imaging 11(1):20, 2025, preprint Nov. 2024) and its precursor 002 (DMSH, ICAITA 2022,
+"""Paper 001 (MDFF-SH: Redaoui et al., *Multiscale Deep Feature Fusion for High-Precision Image
+Retrieval through Supervised Hashing*, J. Imaging 11(1):20, 2025, preprint Nov. 2024) and its precursor 002 (DMSH, ICAITA 2022,
 doi:10.1007/978-3-031-28540-0_4): its tables laid out beside our runs (notebooks 30–33).
 
 Runs go through :func:`sweep`, which is :func:`hashlib_core.runner.sweep` plus one rule: a run of
