@@ -23,7 +23,7 @@ from hashlib_core.runner import RunConfig, make_config, run_many
 from hashlib_core.tables import results_frame
 
 __all__ = ["TABLE2_ORDER", "TABLE3_ORDER", "TWIN_METHOD", "STAND_INS", "OBJECTIVES", "run_config",
-           "shared_with_dshfmdf", "sweep", "runs_frame", "method_rows", "stand_in_columns", "table_layout",
+           "shared_with_dshfmdf", "sweep", "runs_frame", "method_rows", "stand_in_columns", "table_layout", "objectives",
            "scale_claims", "objective_claims", "backbone_claim"]
 
 #: the row order of paper 001's Table 2 (CIFAR-10, NUS-WIDE) and Table 3 (MS-COCO)
