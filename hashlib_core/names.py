@@ -8,7 +8,7 @@ __all__ = ["PAPER_NAME", "BACKBONE_NAMES", "PAPER_DATASET", "paper_method_name",
 PAPER_NAME = {
     "lsh": "LSH", "pcah": "PCAH", "itq": "ITQ", "sh": "SH", "sdh": "SDH", "ksh": "KSH",
     "dpsh": "DPSH", "hashnet": "HashNet", "dhn": "DHN", "dch": "DCH", "csq": "CSQ", "dsdh": "DSDH",
-    "dshfmdf": "DSHFMDF", "dshc": "DSHC", "dshc-multilabel": "DSHC",
+    "dshfmdf": "DSHFMDF", "dshc": "DSHC", "dshc-multilabel": "DSHC", "mdffsh": "MDFF-SH", "dmsh": "DMSH",
 }
 
 #: backbone registry name -> how a table row names it
@@ -22,6 +22,7 @@ PAPER_DATASET = {
     "cifar10-dshfmdf": "cifar10",
     "cifar10-dshc": "cifar10",
     "cifar10-mosaic": "nuswide21",
+    "cifar10-mosaic-coco": "mscoco",
     "nuswide21": "nuswide21",
     "mscoco": "mscoco",
 }

@@ -2,12 +2,12 @@
 
 One module per method family declares its parts (:class:`~hashlib_core.methods.base.Method`) and
 registers them; importing this package imports them all, so the registry is complete in any fresh
-process. Room is left for paper 001/002's family (``mdffsh``, ``dmsh``: the multi-scale fusion on
-ResNet-50).
+process.
 
 | module | methods |
 | --- | --- |
 | :mod:`~hashlib_core.methods.dshfmdf` | ``dshfmdf`` (paper 000) |
+| :mod:`~hashlib_core.methods.mdffsh` | ``mdffsh`` (paper 001, ResNet-50), ``dmsh`` (paper 002, conv taps only) |
 | :mod:`~hashlib_core.methods.dshc` | ``dshc``, ``dshc-multilabel`` (paper 004) |
 | :mod:`~hashlib_core.methods.deep_baselines` | ``dpsh``, ``hashnet``, ``dhn``, ``dch``, ``csq``, ``dsdh``, ``dpn`` |
 | :mod:`~hashlib_core.methods.selfsup` | ``vae``, ``cvae``, ``csvae``, ``vte`` (paper 003) |
@@ -15,7 +15,7 @@ ResNet-50).
 """
 from .base import (DEEP_PROFILE_KEYS, METHODS, NO_PROFILE_KEYS, Batch, InputSpec, Method, ProfileKeys,
                    SignQuantizer, get_method, register_method)
-from . import dshfmdf, dshc, deep_baselines, shallow, selfsup  # noqa: E402,F401  (each registers its methods)
+from . import dshfmdf, mdffsh, dshc, deep_baselines, shallow, selfsup  # noqa: E402,F401  (each registers its methods)
 from .deep_baselines import DEEP_BASELINES
 from .selfsup import SELFSUP_METHODS
 from .shallow import SHALLOW_METHODS

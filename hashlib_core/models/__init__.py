@@ -9,6 +9,7 @@ continuous code) and ``logits``.
 | ``efficientnet_lite.py`` | ImageNet EfficientNet-Lite0 (offline weights) |
 | ``resnet.py`` | multi-tap ResNet-18/34/50/101 trunks (papers 001, 004) |
 | ``dshfmdf.py`` | ``dshfmdf(...)`` (paper 000) and ``fc1_hashnet(...)`` (the deep baselines' network) |
+| ``mdffsh.py`` | ``mdffsh(backbone="resnet50", ...)`` (paper 001), ``dmsh(...)`` (paper 002): ``dshfmdf`` on another backbone / tap set; imported by name (it registers no backbone) |
 | ``dshc.py`` | DSHC's sub-class classifiers (paper 004) |
 
 Importing this package imports every family, so every backbone is registered whatever a process
