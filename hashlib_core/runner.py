@@ -92,6 +92,14 @@ class RunResult:
     split_checksum: str
     cached: bool = False
     computed_at_commit: str = ""  # the code that trained it (recorded in the cache entry)
+    # the method a table asked for when this run is another method's identical computation
+    # (MDFF-SH / DMSH rows served by DSHFMDF's run: hashlib_core.papers.p001_mdffsh.run_config)
+    asked_as: str = ""
+
+    @property
+    def method(self) -> str:
+        """The method this run stands for in a table: ``asked_as`` if set, else the config's."""
+        return self.asked_as or self.config.method
 
     def split(self):
         """The protocol split this run used (loaded from the seeded split cache)."""

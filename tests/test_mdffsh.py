@@ -188,3 +188,18 @@ def test_smoke_notebook_runs_through_papermill(isolated_cache, tmp_path, monkeyp
     assert manifest["profile"] == "smoke" and len(manifest["runs"]) == 3
     assert {r["config"]["method"] for r in manifest["runs"].values()} == {"mdffsh"}
     assert (folder / "curves.png").is_file() and (folder / "curve_points.csv").is_file()
+
+
+def test_cross_method_table_counts_dshfmdfs_shared_run_as_mdffsh(isolated_cache):
+    """Notebook 21's run_methods: an MDFF-SH config that is DSHFMDF's computation (the Lite0 recipe)
+    is served by DSHFMDF's run, and the table row says MDFF-SH."""
+    from hashlib_core.baselines.tables import baseline_frame, run_methods
+
+    results = run_methods("smoke", ["dshfmdf", "mdffsh"], "cifar10-dshfmdf", [12], [0], recipe="lite0")
+    by = {r.method: r for r in results}
+    assert set(by) == {"dshfmdf", "mdffsh"}
+    assert by["mdffsh"].key == by["dshfmdf"].key and by["mdffsh"].config.method == "dshfmdf"
+    assert by["mdffsh"].asked_as == "mdffsh" and by["dshfmdf"].asked_as == ""
+    frame = baseline_frame(results)
+    assert list(frame["method"]) == ["dshfmdf", "mdffsh"]
+    assert frame.loc[frame["method"] == "mdffsh", "paper_method"].item() != frame.loc[frame["method"] == "dshfmdf", "paper_method"].item()
