@@ -28,7 +28,7 @@ from hashlib_core.runner import make_config
 from hashlib_core.tables import results_frame
 
 __all__ = ["PROTOCOL", "SELFSUP", "SUPERVISED", "PIXEL_METHODS", "TABLE1_METRICS", "READINGS", "PERTURBATIONS",
-           "configs", "runs_frame", "inputs_label", "table1", "table2", "table3", "layout", "fig5_mse",
+           "configs", "selfsup_configs", "run_all", "for_manifest", "runs_frame", "inputs_label", "table1", "table2", "table3", "layout", "fig5_mse",
            "fig6_curve", "readings_table", "nearest_reading", "robustness_table", "claims",
            "pixel_baselines", "reconstruction_figure", "fig6_figure"]
 
@@ -73,19 +73,63 @@ PIXELS_VERSION = 1
 
 
 def configs(profile, method: str, bits: Sequence[int], seeds: Sequence[int], *, protocol: str = PROTOCOL,
-            num_threads: Optional[int] = None, model: Optional[Mapping[str, Any]] = None,
-            loss: Optional[Mapping[str, Any]] = None, train: Optional[Mapping[str, Any]] = None,
-            recipe: Optional[str] = None) -> list:
-    """Resolved run configs (:func:`hashlib_core.runner.make_config`) for every (bits, seed);
-    ``num_threads`` replaces the profile's torch threads (part of the cache key). One thread: these
-    small networks ran 3–10× slower on two threads of the shared 2-core machine (measured,
-    docs/decisions.md "Paper 003")."""
+            num_threads: Optional[int] = None, input_size: Optional[int] = None,
+            model: Optional[Mapping[str, Any]] = None, loss: Optional[Mapping[str, Any]] = None,
+            train: Optional[Mapping[str, Any]] = None, recipe: Optional[str] = None) -> list:
+    """Resolved run configs (:func:`hashlib_core.runner.make_config`) for every (bits, seed).
+    ``num_threads`` replaces the profile's torch threads, ``input_size`` its input side (e.g. §III's
+    128 px for the VAEs under the ``paper`` profile, whose 224 px is paper 000's); both are part of
+    the cache key; falsy keeps the profile's. One thread: these small networks ran 3–10× slower on
+    two threads of the shared 2-core machine (measured, docs/decisions.md "Paper 003")."""
     out = []
     for b in bits:
         for s in seeds:
             c = make_config(profile, method, protocol, b, s, model=model, loss=loss, train=train, recipe=recipe)
-            out.append(dataclasses.replace(c, num_threads=int(num_threads)) if num_threads else c)
+            if num_threads:
+                c = dataclasses.replace(c, num_threads=int(num_threads))
+            if input_size:
+                c = dataclasses.replace(c, input_size=int(input_size))
+            out.append(c)
     return out
+
+
+def selfsup_configs(profile, models: Sequence[str], bits: Sequence[int], seeds: Sequence[int], *,
+                    few_seeds: Sequence[int] = (0,), few_seeds_models: Sequence[str] = (),
+                    all_seeds_bits: Sequence[int] = (), num_threads: Optional[int] = None,
+                    input_size: Optional[int] = None,
+                    model_overrides: Optional[Mapping[str, Mapping[str, Any]]] = None) -> list:
+    """The self-supervised runs of notebooks 40–43 (one definition, so the notebooks share them):
+    every model of ``models`` at every code length of ``bits`` with ``seeds``, except the models of
+    ``few_seeds_models`` (the costly ones), which run ``few_seeds`` at the code lengths not in
+    ``all_seeds_bits``; ``model_overrides``: model -> network settings (e.g. ``{"vte": {"patch_size": 16}}``)."""
+    out = []
+    for m in models:
+        for b in bits:
+            s = few_seeds if (m in few_seeds_models and b not in all_seeds_bits) else seeds
+            out += configs(profile, m, [b], s, num_threads=num_threads, input_size=input_size,
+                           model=dict((model_overrides or {}).get(m) or {}) or None)
+    return out
+
+
+def run_all(configs_: Sequence, workers: int = 1) -> list:
+    """:func:`hashlib_core.runner.run_many` of ``configs_``; with ``workers`` > 1 in that many
+    worker processes (spawned; one run each at a time, the cache shared through its locks)."""
+    from hashlib_core.runner import run_many
+
+    if int(workers) <= 1:
+        return run_many(configs_, progress=False)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=int(workers), mp_context=multiprocessing.get_context("spawn")) as pool:
+        return run_many(configs_, progress=False, executor=pool)
+
+
+def for_manifest(results) -> list:
+    """Copies of ``results`` without the stored reconstructions (``recon.examples``), for
+    :meth:`hashlib_core.reporting.Report.add_runs`: a manifest lists metrics, not images."""
+    return [dataclasses.replace(r, metrics={k: v for k, v in r.metrics.items() if k != "recon.examples"})
+            for r in results]
 
 
 def inputs_label(config) -> str:
