@@ -3,5 +3,6 @@
 | module | paper |
 | --- | --- |
 | :mod:`~hashlib_core.papers.p000_dshfmdf` | 000 DSHFMDF (Redaoui et al., Information 2024) |
+| :mod:`~hashlib_core.papers.p003_selfsup` | 003 self-supervised hashing (Kim et al.) |
 | :mod:`~hashlib_core.papers.p004_dshc` | 004 DSHC (Luo et al.) |
 """
