@@ -33,7 +33,7 @@ from hashlib_core.paths import repo_root  # noqa: E402
 from hashlib_core.runner import run  # noqa: E402
 
 PROTOCOL = "cifar10-selfsup:val"
-GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
+GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 
 
 def main() -> int:
