@@ -9,39 +9,134 @@ thresholded at its training-set mean per bit
 Table I / II readings as extra metrics, computed and cached with the run. The profile's training
 schedule and input size apply; its ``width`` (a VGG channel multiplier) does not. Choices:
 docs/decisions.md "Paper 003 (self-supervised hashing)".
+
+Metrics of the trained network (Fig. 5's reconstruction error, a few reconstructions, the code
+stability under minor edits) need the network, which the runner does not hand to an extra metric
+(its signature is ``(query_codes, db_codes, split)`` for every method). So this module's
+``build_model`` / ``build_quantizer`` note the network and the quantizer they built for the run in
+:data:`_CURRENT`, and :func:`selfsup_metrics` reads them there, for the split the network was built
+for only (the runner builds, trains, encodes and measures one run at a time in one process).
 """
 from __future__ import annotations
 
+from typing import Any, Dict
+
+import numpy as np
+
+from hashlib_core.data.grayscale import grayscale_minmax_batch
 from hashlib_core.data.transforms import InputSpec
 from hashlib_core.losses.vae import LOSS_DEFAULTS, VAECriterion
 from hashlib_core.metrics_selfsup import collision_readings, table1_readings
 from hashlib_core.models.selfsup import SELFSUP_MODELS
 from hashlib_core.quantizers import MeanThresholdQuantizer
+from hashlib_core.robustness import code_stability
 
 from .base import Method, ProfileKeys, register_method
 
-__all__ = ["SELFSUP_METHODS", "GRAY_MINMAX", "selfsup_metrics"]
+__all__ = ["SELFSUP_METHODS", "GRAY_MINMAX", "selfsup_metrics", "readings_metrics", "network_metrics",
+           "N_EXAMPLES", "N_STABILITY", "PAPER_SIZE"]
 
 GRAY_MINMAX = InputSpec(channels=1, norm="minmax")
 SELFSUP_METHODS = tuple(SELFSUP_MODELS)
+#: query images whose reconstructions are kept with the run (Fig. 5's examples): the first ones
+N_EXAMPLES = 8
+#: query images the code stability is measured on (the first ones)
+N_STABILITY = 1000
+#: the paper's input side (§III: 128×128): Fig. 5's MSE read as a sum over a 128×128 image
+PAPER_SIZE = 128
+#: the network and quantizer built for the run in progress (module docstring)
+_CURRENT: Dict[str, Any] = {}
 
 
-def selfsup_metrics(query_codes, db_codes, split) -> dict:
-    """Table I's readings (``<reading>.<metric>``, e.g. ``main.precision``) at the paper's "@10000"
-    and Table II's collision readings of the database codes (``collision.<reading>``)."""
+def readings_metrics(query_codes, db_codes, split) -> dict:
+    """Table I's readings (``<reading>.<metric>``, e.g. ``main.precision``) at the paper's "@10000",
+    Table II's collision readings of the database codes (``collision.<reading>``) and of the
+    10,000 evaluation codes, database and queries together (``collision_eval.<reading>``)."""
     out = {f"{reading}.{name}": value
            for reading, values in table1_readings(query_codes, db_codes, split.query.labels,
                                                   split.database.labels).items()
            for name, value in values.items()}
     out.update({f"collision.{k}": v for k, v in collision_readings(db_codes, split.database.labels).items()})
+    both = np.concatenate([np.asarray(db_codes), np.asarray(query_codes)])
+    labels = np.concatenate([np.asarray(split.database.labels), np.asarray(split.query.labels)])
+    out.update({f"collision_eval.{k}": v for k, v in collision_readings(both, labels).items()})
+    return out
+
+
+def network_metrics(model, quantizer, images, input_size: int, device: str = "cpu",
+                    n_examples: int = N_EXAMPLES, n_stability: int = N_STABILITY, batch: int = 500) -> dict:
+    """Metrics of a trained paper-003 network on uint8 NHWC ``images`` (the queries):
+
+    * ``recon.mse_mean`` / ``recon.mse_sd`` -- per-image mean squared error between the input x in
+      [0, 1] (input_size²) and its reconstruction from the mean code μ, mean and sd over images;
+      ``recon.sse_mean`` / ``recon.sse_sd`` -- the per-image sum of squared errors at input_size²;
+      ``recon.sse128_mean`` / ``recon.sse128_sd`` -- the per-image MSE × 128² (the sum a 128×128
+      image with the same per-pixel error would have, paper §III's size);
+    * ``recon.examples`` -- the first ``n_examples`` reconstructions, grey levels 0..255
+      (n_examples × input_size²), for Fig. 5;
+    * ``stability.<perturbation>`` -- :func:`hashlib_core.robustness.code_stability` on the first
+      ``n_stability`` images: mean number of bits that change under JPEG q75 / q50, a 90 % centre
+      crop, +20 grey levels.
+    """
+    import torch
+
+    model.to(device).eval()
+
+    def forward(uint8):
+        outs = []
+        with torch.no_grad():
+            for s in range(0, len(uint8), batch):
+                x = grayscale_minmax_batch(uint8[s:s + batch], input_size).to(device)
+                o = model(x)
+                outs.append((x.cpu(), o.u.float().cpu(), o.recon.float().cpu()))
+        return (torch.cat([a for a, _, _ in outs]), torch.cat([b for _, b, _ in outs]),
+                torch.cat([c for _, _, c in outs]))
+
+    x, _, recon = forward(images)
+    err = (recon - x).pow(2).flatten(1)
+    mse = err.mean(dim=1).double().numpy()
+    sse = err.sum(dim=1).double().numpy()
+    out = {"recon.mse_mean": float(mse.mean()), "recon.mse_sd": float(mse.std(ddof=1)) if len(mse) > 1 else 0.0,
+           "recon.sse_mean": float(sse.mean()), "recon.sse_sd": float(sse.std(ddof=1)) if len(sse) > 1 else 0.0,
+           "recon.sse128_mean": float(mse.mean() * PAPER_SIZE ** 2),
+           "recon.sse128_sd": float((mse.std(ddof=1) if len(mse) > 1 else 0.0) * PAPER_SIZE ** 2),
+           "recon.n_images": float(len(mse)),
+           "recon.examples": np.rint(recon[:n_examples, 0].clamp(0, 1).numpy() * 255).reshape(
+               min(n_examples, len(recon)), -1).tolist()}
+    stab_images = np.asarray(images[:n_stability])
+    stab = code_stability(lambda im: quantizer.encode(forward(im)[1].numpy()), stab_images)
+    out.update({f"stability.{k}": v for k, v in stab.items()})
+    out["stability.n_images"] = float(len(stab_images))
+    return out
+
+
+def selfsup_metrics(query_codes, db_codes, split) -> dict:
+    """:func:`readings_metrics`, and :func:`network_metrics` on the queries when this process built
+    the run's network for ``split`` (always, inside :func:`hashlib_core.runner.run`)."""
+    out = readings_metrics(query_codes, db_codes, split)
+    cur = dict(_CURRENT)
+    if cur.get("split") == split.checksum and cur.get("quantizer") is not None:
+        images = split.query.get_batch(np.arange(len(split.query)))
+        out.update(network_metrics(cur["model"], cur["quantizer"], images, cur["input_size"], cur["device"]))
+    _CURRENT.clear()
     return out
 
 
 def _model_of(name: str):
     def build(config, split):
-        return SELFSUP_MODELS[name](bits=config.bits, input_size=config.input_size, **dict(config.model))
+        model = SELFSUP_MODELS[name](bits=config.bits, input_size=config.input_size, **dict(config.model))
+        _CURRENT.clear()
+        _CURRENT.update(model=model, split=split.checksum, input_size=config.input_size, device=config.device)
+        return model
 
     return build
+
+
+def _quantizer(config, split) -> MeanThresholdQuantizer:
+    quantizer = MeanThresholdQuantizer()
+    if _CURRENT.get("split") == split.checksum:
+        _CURRENT["quantizer"] = quantizer
+    return quantizer
 
 
 for _name in SELFSUP_METHODS:
@@ -51,10 +146,11 @@ for _name in SELFSUP_METHODS:
         build_model=_model_of(_name),
         build_criterion=lambda config, split: VAECriterion(**dict(config.loss)),
         encode_output=lambda output: output.u,
-        build_quantizer=lambda config, split: MeanThresholdQuantizer(),
+        build_quantizer=_quantizer,
         input_spec=GRAY_MINMAX,
         extra_metrics=(selfsup_metrics,),
         defaults={"model": {}, "loss": dict(LOSS_DEFAULTS)},
         profile_keys=ProfileKeys(model=(), train=True, input_size=True),
         paper="003",
+        version=2,
     ))

@@ -1,0 +1,163 @@
+"""Paper 003's table builders (hashlib_core.papers.p003_selfsup) on synthetic runs: the paper's
+value is the right cell, the difference is ours − paper, the readings table and its nearest reading,
+the MSE scales, the claims' verdicts; the shared run definition; the pixel references on real data."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from hashlib_core.claims import claims_frame
+from hashlib_core.papers import p003_selfsup as p3
+from hashlib_core.reported import reported
+
+PAPER = reported("003")
+NAMES = {"vae": "VAE", "cvae": "CVAE", "vte": "VTE", "csvae": "CSVAE", "dhn": "DHN", "hashnet": "HashNet", "dpn": "DPN"}
+
+
+def _runs(methods=("vae", "cvae", "vte", "csvae"), bits=(16, 32, 64, 128), seeds=(0, 1, 2), **columns) -> pd.DataFrame:
+    """One row per (method, bits, seed); metric columns from ``columns[name](method, bits, seed)``."""
+    rows = []
+    for m in methods:
+        for b in bits:
+            for s in seeds:
+                row = {"method": m, "bits": b, "seed": s, "protocol": "cifar10-selfsup", "paper_method": NAMES[m],
+                       "inputs": f"inputs of {m}"}
+                row.update({k.replace("__", "."): f(m, b, s) for k, f in columns.items()})
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _base_map(m, b, s):
+    return {"vae": 0.11, "cvae": 0.14, "vte": 0.15, "csvae": 0.145, "dhn": 0.2, "hashnet": 0.21, "dpn": 0.22}[m] \
+        + (0.01 if b == 64 else 0.0) + 0.001 * s
+
+
+def test_table1_puts_the_paper_cell_beside_the_mean_over_seeds():
+    runs = _runs(map=_base_map, main__precision=lambda m, b, s: 0.2 + 0.01 * s,
+                 main__recall=lambda m, b, s: 0.001, main__f1=lambda m, b, s: 0.002)
+    t = p3.table1(runs, PAPER)
+    cell = t[(t.method == "CVAE") & (t.bits == 32) & (t.metric == "map")].iloc[0]
+    assert cell.ours == pytest.approx(0.141)
+    assert cell.sd == pytest.approx(0.001)
+    assert cell.n_seeds == 3
+    assert cell.paper == 0.962 and cell["diff"] == pytest.approx(0.141 - 0.962)
+    prec = t[(t.method == "VTE") & (t.bits == 64) & (t.metric == "precision")].iloc[0]
+    assert prec.paper == 0.979 and prec.ours == pytest.approx(0.21)
+    assert len(t) == 4 * 4 * 4
+    wide = p3.layout(t)
+    assert list(wide.columns[:5]) == ["method", "metric", "16b ours", "16b paper", "16b diff"]
+    row = wide[(wide.method == "CVAE") & (wide.metric == "map")].iloc[0]
+    assert row["32b ours"] == "0.141 ± 0.001" and row["32b paper"] == "0.962" and row["32b diff"] == "-0.821"
+    assert row["seeds"] == "3/3/3/3"
+
+
+def test_table2_reads_the_evaluation_collisions_and_references_get_no_paper_value():
+    runs = _runs(collision_eval__items_sharing=lambda m, b, s: 100.0 / b)
+    ref = _runs(methods=("vae",), seeds=(0,), collision_eval__items_sharing=lambda m, b, s: 5.0)
+    ref["method"], ref["paper_method"] = "itq-pixels", "ITQ (pixels)"
+    t = p3.table2(pd.concat([runs, ref]), PAPER)
+    cell = t[(t.method == "CSVAE") & (t.bits == 16)].iloc[0]
+    assert cell.ours == pytest.approx(6.25) and cell.paper == 0.23
+    itq = t[t.method == "ITQ (pixels)"]
+    assert len(itq) == 4 and itq.paper.isna().all() and (itq.ours == 5.0).all()
+
+
+def test_table3_rows_our_work_and_transhash():
+    runs = _runs(methods=("vte", "csvae", "dhn", "hashnet", "dpn"), bits=(16, 32, 64), map=_base_map)
+    t = p3.table3(runs, PAPER, ours_as=("vte", "csvae"))
+    vte = t[(t.method == "VTE") & (t.bits == 32)].iloc[0]
+    assert vte.paper == 0.966 and vte["paper row"] == "Our work" and vte.inputs == "inputs of vte"
+    dhn = t[(t.method == "DHN") & (t.bits == 64)].iloc[0]
+    assert dhn.paper == 0.588 and dhn.ours == pytest.approx(0.211)
+    trans = t[t.method == "TransH (TransHash)"]
+    assert sorted(trans.bits) == [16, 32, 64] and trans.ours.isna().all() and list(trans.paper) == [0.908, 0.911, 0.917]
+    assert set(trans.inputs) == {"reported only: no public code"}
+    assert "inputs" in p3.layout(t).columns
+
+
+def test_fig5_mse_scales_and_ratios():
+    runs = _runs(bits=(64,), recon__mse_mean=lambda m, b, s: 0.00868 if m == "vae" else 0.01,
+                 recon__mse_sd=lambda m, b, s: 0.001, recon__sse_mean=lambda m, b, s: 10.0,
+                 recon__sse_sd=lambda m, b, s: 1.0, recon__sse128_mean=lambda m, b, s: 0.00868 * 128 ** 2,
+                 recon__sse128_sd=lambda m, b, s: 16.384)
+    f = p3.fig5_mse(runs, PAPER).set_index("method")
+    assert f.loc["VAE", "ratio ×1000 / paper"] == pytest.approx(1.0)
+    assert f.loc["VAE", "MSE per pixel ×1000"] == "8.680 ± 1.000"
+    assert f.loc["VAE", "paper"] == "8.680 ± 0.821"
+    assert f.loc["VTE", "ratio SSE / paper"] == pytest.approx(10.0 / 6.664)
+
+
+def test_fig6_curve_takes_cvae_from_table1_and_dpn_from_table3():
+    runs = _runs(methods=("cvae", "dpn", "hashnet"), bits=(16, 32, 64), map=_base_map)
+    c = p3.fig6_curve(runs, PAPER).set_index(["method", "bits"])
+    assert c.loc[("CVAE", 32), "paper"] == 0.962
+    assert c.loc[("DPN", 64), "paper"] == 0.812
+    assert c.loc[("HashNet", 16), "paper"] == 0.748
+
+
+def test_readings_table_and_nearest_reading():
+    paper_row = {"precision": 0.976, "recall": 0.981, "f1": 0.980}  # CVAE, 32 bits
+    cols = {}
+    for label, metrics in p3.READINGS.items():
+        for metric, col in metrics.items():
+            exact = label.startswith("first hit's label as a class (macro P / R / F1), queries")
+            cols[col.replace(".", "__")] = (lambda v: (lambda m, b, s: v))(paper_row[metric] if exact else 0.1)
+    runs = _runs(methods=("cvae",), bits=(32,), **cols)
+    t = p3.readings_table(runs, PAPER, bits=32)
+    assert t.iloc[0].reading == "paper 003 Table I" and t.iloc[0]["map"] == 0.962
+    assert len(t) == 1 + len(p3.READINGS)
+    first_hit = t[t.reading == "precision of the first hit only (P@1), disjoint"].iloc[0]
+    assert first_hit.precision == pytest.approx(0.1) and np.isnan(first_hit.recall)
+    near = p3.nearest_reading(t)
+    assert near.iloc[0].reading.startswith("first hit's label as a class (macro P / R / F1), queries")
+    assert near.iloc[0]["mean |ours − paper|"] == pytest.approx(0.0)
+    assert near.iloc[0]["metrics compared"] == 3
+
+
+def test_robustness_table_counts_and_shares():
+    runs = _runs(bits=(16, 64), **{f"stability__{k}": (lambda m, b, s: b / 8) for k in p3.PERTURBATIONS})
+    t = p3.robustness_table(runs)
+    row = t[(t.method == "CVAE") & (t.bits == 64)].iloc[0]
+    assert row["JPEG q75: bits changed"] == "8.00 ± 0.00" and row["JPEG q75: % of bits"] == pytest.approx(12.5)
+
+
+def test_claims_verdicts_on_clear_synthetic_differences():
+    runs = _runs(map=_base_map, recon__mse_mean=lambda m, b, s: {"vte": 0.01, "csvae": 0.011, "cvae": 0.012,
+                                                                 "vae": 0.02}[m] + 0.0001 * s,
+                 collision_eval__items_sharing=lambda m, b, s: 100.0 / b + 0.01 * s)
+    cf = claims_frame(p3.claims(runs)).set_index("claim")
+    assert cf.loc["§IV: CVAE > VAE (mAP, pooled over code lengths)", "verdict"] == "reproduced"
+    assert cf.loc["§III / Fig. 5: reconstruction MSE VTE < CSVAE < CVAE < VAE", "verdict"] == "reproduced"
+    assert cf.loc["§IV: VTE mAP highest at 64 bits (64 > 128)", "verdict"] == "reproduced"
+    assert cf.loc["Table II: CSVAE collision ratio falls with the code length", "verdict"] == "reproduced"
+    low = runs.assign(map=[0.05 + 0.001 * s if m == "cvae" else v for m, s, v in zip(runs.method, runs.seed, runs["map"])])
+    cf = claims_frame(p3.claims(low)).set_index("claim")
+    assert cf.loc["§IV: CVAE > VAE (mAP, pooled over code lengths)", "verdict"] == "refuted"
+
+
+def test_selfsup_configs_seed_rule_and_overrides():
+    cfgs = p3.selfsup_configs("smoke", ["vae", "vte"], [16, 64], [0, 1, 2], few_seeds=[0], few_seeds_models=["vte"],
+                              all_seeds_bits=[64], num_threads=1, model_overrides={"vte": {"depth": 2}})
+    got = sorted((c.method, c.bits, c.seed) for c in cfgs)
+    assert got == sorted([("vae", 16, s) for s in range(3)] + [("vae", 64, s) for s in range(3)]
+                         + [("vte", 16, 0)] + [("vte", 64, s) for s in range(3)])
+    assert {c.num_threads for c in cfgs} == {1}
+    assert all(c.model.get("depth") == 2 for c in cfgs if c.method == "vte")
+    assert all("depth" not in c.model for c in cfgs if c.method == "vae")
+    big = p3.configs("smoke", "cvae", [32], [0], input_size=128)[0]
+    assert big.input_size == 128 and big.key() != p3.configs("smoke", "cvae", [32], [0])[0].key()
+
+
+def test_pixel_baselines_on_real_data(isolated_cache):
+    from hashlib_core.data import get_protocol
+
+    split = get_protocol("cifar10-selfsup", 0, subset={"query": 30, "database": 120, "train": 60})
+    df = p3.pixel_baselines(split, [16], methods=("itq",))
+    row = df.iloc[0]
+    assert row.method == "itq-pixels" and row.paper_method == "ITQ (pixels)" and row.bits == 16
+    for col in ("map", "main.precision", "nn_label_self.precision", "collision_eval.items_sharing",
+                "stability.jpeg75", "stability.brighter20"):
+        assert np.isfinite(row[col]), col
+    assert 0 <= row["stability.jpeg75"] <= 16
+    again = p3.pixel_baselines(split, [16], methods=("itq",))  # from the JSON cache
+    assert again.iloc[0]["map"] == row["map"]
+    assert len(list((isolated_cache / "selfsup_pixels").glob("*.json"))) == 1
