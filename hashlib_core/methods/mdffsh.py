@@ -36,32 +36,22 @@ def _dmsh_model(config, split):
     return dmsh(bits=config.bits, num_classes=split.num_classes, input_size=config.input_size, **dict(config.model))
 
 
-register_method(Method(
-    name="mdffsh",
-    family="deep",
-    build_model=_mdffsh_model,
-    build_criterion=_DSHFMDF.build_criterion,
-    encode_output=_DSHFMDF.encode_output,
-    build_quantizer=_DSHFMDF.build_quantizer,
-    input_spec=_DSHFMDF.input_spec,
-    defaults={"model": {"backbone": MDFFSH_BACKBONE, "variant": "fused"},
-              "loss": dict(_DSHFMDF.defaults["loss"])},
-    profile_keys=_DSHFMDF.profile_keys,
-    paper="001",
-    version=1,
-))
+def _register_dshfmdf_variant(name: str, build_model, model_defaults: dict, paper: str) -> None:
+    """Register ``name`` as DSHFMDF's parts with another model builder (a method is its parts)."""
+    register_method(Method(
+        name=name,
+        family="deep",
+        build_model=build_model,
+        build_criterion=_DSHFMDF.build_criterion,
+        encode_output=_DSHFMDF.encode_output,
+        build_quantizer=_DSHFMDF.build_quantizer,
+        input_spec=_DSHFMDF.input_spec,
+        defaults={"model": model_defaults, "loss": dict(_DSHFMDF.defaults["loss"])},
+        profile_keys=_DSHFMDF.profile_keys,
+        paper=paper,
+        version=1,
+    ))
 
-register_method(Method(
-    name="dmsh",
-    family="deep",
-    build_model=_dmsh_model,
-    build_criterion=_DSHFMDF.build_criterion,
-    encode_output=_DSHFMDF.encode_output,
-    build_quantizer=_DSHFMDF.build_quantizer,
-    input_spec=_DSHFMDF.input_spec,
-    defaults={"model": {"backbone": DMSH_BACKBONE, "variant": DMSH_VARIANT},
-              "loss": dict(_DSHFMDF.defaults["loss"])},
-    profile_keys=_DSHFMDF.profile_keys,
-    paper="002",
-    version=1,
-))
+
+_register_dshfmdf_variant("mdffsh", _mdffsh_model, {"backbone": MDFFSH_BACKBONE, "variant": "fused"}, "001")
+_register_dshfmdf_variant("dmsh", _dmsh_model, {"backbone": DMSH_BACKBONE, "variant": DMSH_VARIANT}, "002")
