@@ -301,11 +301,16 @@ def run(config: RunConfig, progress: bool = True, cache_dir: Path | None = None,
                       cache_dir=cache_dir, use_cache=use_cache, verbose=verbose)
 
 
-def _evaluate(config: RunConfig, method: Method, split, q: np.ndarray, d: np.ndarray) -> dict[str, Any]:
-    """The standard metrics of every run, then the method's own extra metrics (cached with the run)."""
+def _evaluate(config: RunConfig, method: Method, split, q: np.ndarray, d: np.ndarray,
+              model=None, quantizer=None) -> dict[str, Any]:
+    """The standard metrics of every run, then the method's own extra metrics and, given the
+    trained ``model`` and its ``quantizer``, its network metrics (all cached with the run)."""
     metrics = dict(metrics_mod.evaluate(q, d, split.query.labels, split.database.labels, topk=split.map_topk))
     for extra in method.extra_metrics:
         metrics.update(extra(q, d, split))
+    if model is not None:
+        for network_metric in method.network_metrics:
+            metrics.update(network_metric(model, quantizer, config, split))
     return jsonable_metrics(metrics)
 
 
@@ -338,7 +343,7 @@ def _train_and_evaluate(config: RunConfig, method: Method, progress: bool) -> Ru
     q = quantizer.encode(outputs(query, "query"))
     d = quantizer.encode(outputs(database, "database"))
     t2 = time.perf_counter()
-    metrics = _evaluate(config, method, split, q, d)
+    metrics = _evaluate(config, method, split, q, d, model=model, quantizer=quantizer)
     t3 = time.perf_counter()
     return RunResult(
         config=config, key=config.key(), query_codes=q, db_codes=d, metrics=metrics, history=history,

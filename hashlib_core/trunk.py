@@ -241,7 +241,7 @@ class HeadOnly(torch.nn.Module):
 
     def forward(self, taps):
         if self.tune_tail:
-            taps = {**taps, "fc1": self.model.backbone.fc1_from_last_block(taps["conv5"])}
+            taps = {**taps, "fc1": self.backbone.fc1_from_last_block(taps["conv5"])}
         return self.model.forward_taps(taps)
 
 

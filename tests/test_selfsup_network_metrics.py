@@ -37,7 +37,7 @@ def test_network_metrics_match_a_direct_computation():
         assert 0 <= m[f"stability.{k}"] <= 16
 
 
-def test_selfsup_metrics_use_only_the_network_built_for_that_split():
+def test_readings_carry_no_network_metrics_and_the_network_hook_measures_the_queries():
     class Part:
         def __init__(self, n, labels):
             self.labels = labels
@@ -54,18 +54,24 @@ def test_selfsup_metrics_use_only_the_network_built_for_that_split():
         query = Part(6, np.arange(6) % 2)
         database = Part(10, np.arange(10) % 2)
 
+    class Config:
+        input_size, device = 32, "cpu"
+
     rng = np.random.default_rng(1)
     q, d = np.where(rng.random((6, 16)) > 0.5, 1, -1), np.where(rng.random((10, 16)) > 0.5, 1, -1)
-    selfsup._CURRENT.clear()
-    plain = selfsup.selfsup_metrics(q, d, Split())
+    plain = selfsup.readings_metrics(q, d, Split())
     assert "main.precision" in plain and "collision_eval.items_sharing" in plain
     assert not any(k.startswith(("recon.", "stability.")) for k in plain)
     torch.manual_seed(0)
     model = cvae(bits=16, input_size=32)
-    selfsup._CURRENT.update(model=model, split="other", input_size=32, device="cpu",
-                            quantizer=MeanThresholdQuantizer().fit(rng.normal(size=(4, 16))))
-    assert not any(k.startswith("recon.") for k in selfsup.selfsup_metrics(q, d, Split()))
-    assert selfsup._CURRENT == {}  # cleared after every run's metrics
+    quant = MeanThresholdQuantizer().fit(rng.normal(size=(4, 16)))
+    hooked = selfsup.query_network_metrics(model, quant, Config(), Split())
+    assert hooked == selfsup.network_metrics(model, quant, _images(6), 32)  # the split's 6 queries
+    assert hooked["recon.n_images"] == 6
+    from hashlib_core.methods import get_method
+
+    for name in selfsup.SELFSUP_METHODS:  # the runner calls it with the trained network and quantizer
+        assert get_method(name).network_metrics == (selfsup.query_network_metrics,)
 
 
 def test_a_selfsup_run_carries_its_network_metrics(isolated_cache):

@@ -8,8 +8,6 @@ descriptor of a shallow row, the network of a deep row).
 """
 from __future__ import annotations
 
-import dataclasses
-
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -62,8 +60,7 @@ def run_methods(profile, methods: Sequence[str], protocol: str, bits: Iterable[i
                 from hashlib_core.papers.p001_mdffsh import sweep as twin_sweep  # noqa: PLC0415 (import cycle)
 
                 # an MDFF-SH / DMSH config that is DSHFMDF's computation reuses DSHFMDF's run
-                out += [r if r.config.method == m else dataclasses.replace(r, asked_as=m)
-                        for r in twin_sweep(prof, m, protocol, bits, seeds, progress=progress, recipe=recipe)]
+                out += twin_sweep(prof, m, protocol, bits, seeds, progress=progress, recipe=recipe)
     return out
 
 

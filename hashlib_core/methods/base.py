@@ -15,6 +15,9 @@ A :class:`Method` names
   channels, normalisation); the trainer, the encoder and the trunk cache all use it;
 * ``extra_metrics`` — ``fn(query_codes, db_codes, split) -> {name: value}`` computed inside the run
   and cached with it, beside the standard :func:`hashlib_core.metrics.evaluate` metrics;
+* ``network_metrics`` — deep only: ``fn(model, quantizer, config, split) -> {name: value}``, metrics
+  of the trained network itself (paper 003's reconstruction error and code stability), computed
+  after the codes and cached with the run;
 * ``defaults`` — the method's own ``model`` / ``loss`` settings;
 * ``profile_keys`` — which profile settings reach it: model keys (e.g. ``width``, ``weights``) and
   whether the profile's training schedule applies. A setting a method does not declare never
@@ -67,6 +70,7 @@ class Method:
     build_quantizer: Callable[[Any, Any], Any] = sign_quantizer
     input_spec: InputSpec = RGB_IMAGENET
     extra_metrics: Sequence[Callable] = ()
+    network_metrics: Sequence[Callable] = ()
     defaults: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     profile_keys: ProfileKeys = DEEP_PROFILE_KEYS
     paper: str = ""          # the paper that defines it ("000", ...), "" for a baseline

@@ -11,15 +11,10 @@ schedule and input size apply; its ``width`` (a VGG channel multiplier) does not
 docs/decisions.md "Paper 003 (self-supervised hashing)".
 
 Metrics of the trained network (Fig. 5's reconstruction error, a few reconstructions, the code
-stability under minor edits) need the network, which the runner does not hand to an extra metric
-(its signature is ``(query_codes, db_codes, split)`` for every method). So this module's
-``build_model`` / ``build_quantizer`` note the network and the quantizer they built for the run in
-:data:`_CURRENT`, and :func:`selfsup_metrics` reads them there, for the split the network was built
-for only (the runner builds, trains, encodes and measures one run at a time in one process).
+stability under minor edits) are the method's ``network_metrics``: the runner hands them the
+trained network and its fitted quantizer.
 """
 from __future__ import annotations
-
-from typing import Any, Dict
 
 import numpy as np
 
@@ -33,7 +28,7 @@ from hashlib_core.robustness import code_stability
 
 from .base import Method, ProfileKeys, register_method
 
-__all__ = ["SELFSUP_METHODS", "GRAY_MINMAX", "selfsup_metrics", "readings_metrics", "network_metrics",
+__all__ = ["SELFSUP_METHODS", "GRAY_MINMAX", "readings_metrics", "network_metrics", "query_network_metrics",
            "N_EXAMPLES", "N_STABILITY", "PAPER_SIZE"]
 
 GRAY_MINMAX = InputSpec(channels=1, norm="minmax")
@@ -44,8 +39,6 @@ N_EXAMPLES = 8
 N_STABILITY = 1000
 #: the paper's input side (§III: 128×128): Fig. 5's MSE read as a sum over a 128×128 image
 PAPER_SIZE = 128
-#: the network and quantizer built for the run in progress (module docstring)
-_CURRENT: Dict[str, Any] = {}
 
 
 def readings_metrics(query_codes, db_codes, split) -> dict:
@@ -110,33 +103,17 @@ def network_metrics(model, quantizer, images, input_size: int, device: str = "cp
     return out
 
 
-def selfsup_metrics(query_codes, db_codes, split) -> dict:
-    """:func:`readings_metrics`, and :func:`network_metrics` on the queries when this process built
-    the run's network for ``split`` (always, inside :func:`hashlib_core.runner.run`)."""
-    out = readings_metrics(query_codes, db_codes, split)
-    cur = dict(_CURRENT)
-    if cur.get("split") == split.checksum and cur.get("quantizer") is not None:
-        images = split.query.get_batch(np.arange(len(split.query)))
-        out.update(network_metrics(cur["model"], cur["quantizer"], images, cur["input_size"], cur["device"]))
-    _CURRENT.clear()
-    return out
+def query_network_metrics(model, quantizer, config, split) -> dict:
+    """The methods' network metrics: :func:`network_metrics` of the trained run on its queries."""
+    images = split.query.get_batch(np.arange(len(split.query)))
+    return network_metrics(model, quantizer, images, config.input_size, config.device)
 
 
 def _model_of(name: str):
     def build(config, split):
-        model = SELFSUP_MODELS[name](bits=config.bits, input_size=config.input_size, **dict(config.model))
-        _CURRENT.clear()
-        _CURRENT.update(model=model, split=split.checksum, input_size=config.input_size, device=config.device)
-        return model
+        return SELFSUP_MODELS[name](bits=config.bits, input_size=config.input_size, **dict(config.model))
 
     return build
-
-
-def _quantizer(config, split) -> MeanThresholdQuantizer:
-    quantizer = MeanThresholdQuantizer()
-    if _CURRENT.get("split") == split.checksum:
-        _CURRENT["quantizer"] = quantizer
-    return quantizer
 
 
 for _name in SELFSUP_METHODS:
@@ -146,9 +123,10 @@ for _name in SELFSUP_METHODS:
         build_model=_model_of(_name),
         build_criterion=lambda config, split: VAECriterion(**dict(config.loss)),
         encode_output=lambda output: output.u,
-        build_quantizer=_quantizer,
+        build_quantizer=lambda config, split: MeanThresholdQuantizer(),
         input_spec=GRAY_MINMAX,
-        extra_metrics=(selfsup_metrics,),
+        extra_metrics=(readings_metrics,),
+        network_metrics=(query_network_metrics,),
         defaults={"model": {}, "loss": dict(LOSS_DEFAULTS)},
         profile_keys=ProfileKeys(model=(), train=True, input_size=True),
         paper="003",

@@ -12,6 +12,7 @@ pretrained Lite0 path, and DMSH = DSHFMDF's ``conv3-5`` ablation). docs/decision
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
@@ -68,10 +69,12 @@ def sweep(profile, method: str, protocol: str, bits: Iterable[int], seeds: Itera
           model: Mapping | None = None, loss: Mapping | None = None, train: Mapping | None = None,
           recipe: str | None = None, progress: bool = True, **kwargs) -> list:
     """Every (bits, seed) run of ``method`` on ``protocol`` (:func:`hashlib_core.runner.run_many`),
-    DSHFMDF's cached run wherever it is the same computation (:func:`run_config`)."""
+    DSHFMDF's cached run wherever it is the same computation (:func:`run_config`), labelled
+    ``asked_as=method`` so a table counts it as ``method``."""
     configs = [run_config(profile, method, protocol, b, s, model=model, loss=loss, train=train, recipe=recipe)
                for b in bits for s in seeds]
-    return run_many(configs, progress=progress, **kwargs)
+    return [r if r.config.method == method else dataclasses.replace(r, asked_as=method)
+            for r in run_many(configs, progress=progress, **kwargs)]
 
 
 def runs_frame(results: Sequence, method: str | Sequence[str]) -> pd.DataFrame:
