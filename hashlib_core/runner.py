@@ -375,7 +375,7 @@ def _fit_and_evaluate(config: RunConfig, method: Method, progress: bool) -> RunR
     t2 = time.perf_counter()
     q, d = quantizer.encode(model.outputs(Xq)), quantizer.encode(model.outputs(Xd))
     t3 = time.perf_counter()
-    metrics = _evaluate(config, method, split, q, d)
+    metrics = _evaluate(config, method, split, q, d, model=model, quantizer=quantizer)
     t4 = time.perf_counter()
     history = ([{"epoch": i + 1, "loss": v} for i, v in enumerate(model.loss_history_)]
                if hasattr(model, "loss_history_") else [])

@@ -113,6 +113,30 @@ def test_hog_color_descriptor():
     assert hog_color(red)[0, 324 + 3 * 16] == pytest.approx(1.0)  # all mass in the (3,0,0) colour bin
 
 
+def test_gray_minmax_descriptor_is_the_selfsup_networks_input():
+    """``gray-minmax`` is paper 003's input, flattened: luminance, per-image min-max, at the
+    native size or resized (``@<px>``)."""
+    from hashlib_core.baselines.features import descriptor_function, gray_minmax
+    from hashlib_core.data.grayscale import LUMA_WEIGHTS
+
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    f = gray_minmax(images)
+    assert f.shape == (4, 1024) and f.dtype == np.float32
+    assert np.allclose(f.min(axis=1), 0) and np.allclose(f.max(axis=1), 1)
+    luma = images.astype(np.float64) @ np.array(LUMA_WEIGHTS)   # the direct computation
+    lo, hi = luma.min(axis=(1, 2), keepdims=True), luma.max(axis=(1, 2), keepdims=True)
+    assert np.allclose(f.reshape(4, 32, 32), (luma - lo) / (hi - lo), atol=1e-5)
+    assert descriptor_function("gray-minmax@16")(images).shape == (4, 256)
+    assert np.array_equal(descriptor_function("gray-minmax@32")(images), f)   # native size: no resize
+    assert descriptor_function("hog-color@16") is None   # only gray-minmax takes a size
+    assert descriptor_function("lite0-fc1") is None      # a trunk feature
+    with pytest.raises(ValueError, match="integer >= 8"):
+        descriptor_function("gray-minmax@4")
+    with pytest.raises(ValueError, match="unknown features 'hog-color@16'"):
+        _shallow_config("itq", features="hog-color@16")
+
+
 def test_features_are_cached_per_item_set(tmp_path, monkeypatch):
     from hashlib_core.baselines import features as feat
     from hashlib_core.data.sources import ArraySource
@@ -189,6 +213,24 @@ def test_lite0_features_are_the_frozen_trunks_fc1_and_shared_with_deep_runs(isol
     again = trunk_taps(backbone, split.query, key, 32, progress=False)["fc1"]
     assert sorted(p.name for p in (isolated_cache / "trunk").glob("*/*")) == folders
     np.testing.assert_array_equal(np.asarray(again[np.arange(12)], dtype=np.float32), got)
+
+
+def test_protocol_readings_reach_shallow_runs_only_on_their_protocol(isolated_cache):
+    """On paper 003's protocol a shallow run reports its Table I / II readings and, on a
+    hand-crafted descriptor, its code stability; elsewhere its metrics are the standard ones."""
+    from hashlib_core.methods.base import (PROTOCOL_READINGS, ProtocolReadings, protocol_readings,
+                                           register_protocol_readings)
+
+    assert protocol_readings(type("S", (), {"name": "cifar10-selfsup:val"})()) is PROTOCOL_READINGS["cifar10-selfsup"]
+    with pytest.raises(ValueError, match="already has readings"):
+        register_protocol_readings("cifar10-selfsup", ProtocolReadings(lambda q, d, s: {}))
+    plain = run(_shallow_config("lsh", features="gray-minmax@32"), verbose=False).metrics
+    assert not any(k.startswith(("main.", "collision", "stability.")) for k in plain)
+    selfsup = run(make_config("smoke", "lsh", "cifar10-selfsup", 12, 0, model={"features": "gray-minmax@32"}),
+                  verbose=False).metrics
+    assert {"main.precision", "collision_eval.items_sharing", "stability.jpeg75"} <= set(selfsup)
+    on_hog = run(make_config("smoke", "lsh", "cifar10-selfsup", 12, 0), verbose=False).metrics
+    assert "main.precision" in on_hog and 0 <= on_hog["stability.crop90"] <= 12
 
 
 def test_unknown_or_malformed_features_fail_before_any_work():

@@ -148,16 +148,22 @@ def test_selfsup_configs_seed_rule_and_overrides():
 
 
 def test_pixel_baselines_on_real_data(isolated_cache):
-    from hashlib_core.data import get_protocol
+    """The pixel reference rows are ordinary runner runs of the shallow methods on the
+    ``gray-minmax`` descriptor: cached like any run, with paper 003's readings and stability."""
+    from hashlib_core.runner import run_dir
 
-    split = get_protocol("cifar10-selfsup", 0, subset={"query": 30, "database": 120, "train": 60})
-    df = p3.pixel_baselines(split, [16], methods=("itq",))
-    row = df.iloc[0]
+    results = p3.pixel_baselines("smoke", [16], methods=("itq",), input_size=32)
+    assert [r.config.method for r in results] == ["itq"]
+    assert dict(results[0].config.model)["features"] == "gray-minmax@32"
+    row = p3.pixel_frame(results).iloc[0]
     assert row.method == "itq-pixels" and row.paper_method == "ITQ (pixels)" and row.bits == 16
+    assert row.inputs.startswith("grayscale 32 px pixels (1024-d)")
     for col in ("map", "main.precision", "nn_label_self.precision", "collision_eval.items_sharing",
                 "stability.jpeg75", "stability.brighter20"):
         assert np.isfinite(row[col]), col
     assert 0 <= row["stability.jpeg75"] <= 16
-    again = p3.pixel_baselines(split, [16], methods=("itq",))  # from the JSON cache
-    assert again.iloc[0]["map"] == row["map"]
-    assert len(list((isolated_cache / "selfsup_pixels").glob("*.json"))) == 1
+    assert (run_dir(results[0].key) / "meta.json").is_file()  # in the run cache
+    again = p3.pixel_baselines("smoke", [16], methods=("itq",), input_size=32)
+    assert again[0].metrics == results[0].metrics
+    assert p3.pixel_frame([]).empty
+

@@ -43,8 +43,9 @@ import numpy as np
 from hashlib_core.data.identity import source_identity
 from hashlib_core.paths import atomic_path, cache_root
 
-__all__ = ["FEATURES", "FEATURES_VERSION", "TRUNK_FEATURES", "hog_color", "features_for", "feature_cache_dir",
-           "trunk_feature_spec", "known_features", "check_features"]
+__all__ = ["FEATURES", "FEATURES_VERSION", "SIZED_FEATURES", "TRUNK_FEATURES", "hog_color", "gray_minmax",
+           "features_for", "feature_cache_dir", "descriptor_function", "trunk_feature_spec", "known_features",
+           "check_features"]
 
 #: bump when a descriptor's definition changes (it is part of the cache folder and of run keys)
 FEATURES_VERSION = 1
@@ -81,8 +82,25 @@ def hog_color(images: np.ndarray) -> np.ndarray:
     return np.concatenate([hogs, hist], axis=1)
 
 
-#: descriptor name -> function(uint8 NHWC batch) -> float32 (N, D)
-FEATURES: Dict[str, Callable[[np.ndarray], np.ndarray]] = {"hog-color": hog_color}
+def gray_minmax(images: np.ndarray, size: Optional[int] = None) -> np.ndarray:
+    """``"gray-minmax"`` descriptors: the flattened grayscale, per-image min-max image
+    (:func:`hashlib_core.data.grayscale.grayscale_minmax_batch`, paper 003's network input), at the
+    native size or resized to ``size`` px (``"gray-minmax@<px>"``): float32 (N, size²)."""
+    from hashlib_core.data.grayscale import grayscale_minmax_batch
+
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(f"images must be (N, H, W, 3 or 1), got {images.shape}")
+    side = int(size or images.shape[1])
+    if not len(images):
+        return np.zeros((0, side * side), np.float32)
+    return grayscale_minmax_batch(images, side).reshape(len(images), -1).numpy().astype(np.float32)
+
+
+#: descriptor name -> function(uint8 NHWC batch) -> float32 (N, D); a name in
+#: :data:`SIZED_FEATURES` also takes ``"<name>@<px>"`` (the images resized to px × px first)
+FEATURES: Dict[str, Callable[[np.ndarray], np.ndarray]] = {"hog-color": hog_color, "gray-minmax": gray_minmax}
+SIZED_FEATURES = ("gray-minmax",)
 
 #: deep features from a frozen pretrained trunk: name -> (backbone model config, tap, default input size)
 TRUNK_FEATURES: Dict[str, tuple] = {
@@ -106,13 +124,31 @@ def trunk_feature_spec(name: str) -> Optional[tuple]:
     return dict(model), tap, int(size)
 
 
+def _size_after_at(name: str, px: str) -> int:
+    if not px.isdigit() or int(px) < 8:
+        raise ValueError(f"features {name!r}: the size after '@' must be an integer >= 8 (pixels)")
+    return int(px)
+
+
+def descriptor_function(name: str) -> Optional[Callable[[np.ndarray], np.ndarray]]:
+    """The function computing a hand-crafted descriptor (``"hog-color"``, ``"gray-minmax"``,
+    ``"gray-minmax@64"``) from uint8 NHWC images; None for a trunk feature or an unknown name."""
+    import functools
+
+    base, at, px = str(name).partition("@")
+    if base not in FEATURES or (at and base not in SIZED_FEATURES):
+        return None
+    return functools.partial(FEATURES[base], size=_size_after_at(name, px)) if at else FEATURES[base]
+
+
 def known_features() -> list:
-    return sorted(FEATURES) + sorted(TRUNK_FEATURES) + [f"{n}@<px>" for n in sorted(TRUNK_FEATURES)]
+    return (sorted(FEATURES) + [f"{n}@<px>" for n in SIZED_FEATURES] + sorted(TRUNK_FEATURES)
+            + [f"{n}@<px>" for n in sorted(TRUNK_FEATURES)])
 
 
 def check_features(name: str) -> None:
-    """ValueError unless ``name`` is a hand-crafted descriptor or a (well-formed) trunk feature."""
-    if name not in FEATURES and trunk_feature_spec(name) is None:
+    """ValueError unless ``name`` is a (well-formed) hand-crafted descriptor or trunk feature."""
+    if descriptor_function(name) is None and trunk_feature_spec(name) is None:
         raise ValueError(f"unknown features {name!r}; known: {known_features()}")
 
 
@@ -183,9 +219,9 @@ def features_for(source, name: str = "hog-color", batch: int = 2048, progress: b
     """float32 (len(source), D) descriptors of every item of an image source, cached on disk
     (``num_threads``: deep features only, see :func:`_trunk_features`)."""
     check_features(name)
-    if name not in FEATURES:
+    fn = descriptor_function(name)
+    if fn is None:
         return _trunk_features(source, name, progress, num_threads)
-    fn = FEATURES[name]
     stem, n, get_batch, take = source_identity(source, whole_base_fraction)
     path = feature_cache_dir(name) / f"{stem}.npy"
     what = f"{name} features" + (" (whole base)" if take is not None else "")

@@ -15,9 +15,9 @@ A :class:`Method` names
   channels, normalisation); the trainer, the encoder and the trunk cache all use it;
 * ``extra_metrics`` — ``fn(query_codes, db_codes, split) -> {name: value}`` computed inside the run
   and cached with it, beside the standard :func:`hashlib_core.metrics.evaluate` metrics;
-* ``network_metrics`` — deep only: ``fn(model, quantizer, config, split) -> {name: value}``, metrics
-  of the trained network itself (paper 003's reconstruction error and code stability), computed
-  after the codes and cached with the run;
+* ``network_metrics`` — ``fn(model, quantizer, config, split) -> {name: value}``, metrics of the
+  trained network (or fitted shallow model) itself (paper 003's reconstruction error and code
+  stability), computed after the codes and cached with the run;
 * ``defaults`` — the method's own ``model`` / ``loss`` settings;
 * ``profile_keys`` — which profile settings reach it: model keys (e.g. ``width``, ``weights``) and
   whether the profile's training schedule applies. A setting a method does not declare never
@@ -26,6 +26,11 @@ A :class:`Method` names
   (``tests/test_method_versions.py`` fails when a method's source changes without a bump).
 
 :func:`register_method` refuses a second method of the same name.
+
+A protocol may add readings of its own that every method run on it should report (paper 003's
+Table I / II readings and code stability on ``cifar10-selfsup``): :class:`ProtocolReadings`,
+registered once per protocol by the module that defines them (:func:`register_protocol_readings`)
+and looked up by a method's parts (:func:`protocol_readings`), e.g. the shallow methods'.
 """
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ from hashlib_core.data.transforms import RGB_IMAGENET, InputSpec
 from hashlib_core.train import Batch
 
 __all__ = ["Method", "InputSpec", "Batch", "SignQuantizer", "ProfileKeys", "METHODS", "register_method",
-           "get_method", "sign_quantizer", "DEEP_PROFILE_KEYS", "NO_PROFILE_KEYS"]
+           "get_method", "ProtocolReadings", "PROTOCOL_READINGS", "register_protocol_readings", "protocol_readings", "sign_quantizer", "DEEP_PROFILE_KEYS", "NO_PROFILE_KEYS"]
 
 
 def sign_quantizer(config, split) -> SignQuantizer:
@@ -99,3 +104,32 @@ def get_method(name: str) -> Method:
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; known: {sorted(METHODS)}")
     return METHODS[name]
+
+
+@dataclasses.dataclass(frozen=True)
+class ProtocolReadings:
+    """A protocol's own readings beyond the standard metrics.
+
+    ``code_metrics``: ``fn(query_codes, db_codes, split) -> {name: value}``;
+    ``stability_queries``: how many of the first queries' codes are also measured under the
+    perturbations of :mod:`hashlib_core.robustness` (0: none)."""
+
+    code_metrics: Callable
+    stability_queries: int = 0
+
+
+#: protocol name (without ``:val``) -> its readings
+PROTOCOL_READINGS: dict[str, ProtocolReadings] = {}
+
+
+def register_protocol_readings(protocol: str, readings: ProtocolReadings) -> ProtocolReadings:
+    """Declare ``protocol``'s own readings; a second declaration for one protocol is refused."""
+    if protocol in PROTOCOL_READINGS:
+        raise ValueError(f"protocol {protocol!r} already has readings registered")
+    PROTOCOL_READINGS[protocol] = readings
+    return readings
+
+
+def protocol_readings(split) -> Optional[ProtocolReadings]:
+    """The readings registered for ``split``'s protocol (its validation split's too), or None."""
+    return PROTOCOL_READINGS.get(str(split.name).partition(":")[0])

@@ -26,7 +26,7 @@ from hashlib_core.models.selfsup import SELFSUP_MODELS
 from hashlib_core.quantizers import MeanThresholdQuantizer
 from hashlib_core.robustness import code_stability
 
-from .base import Method, ProfileKeys, register_method
+from .base import Method, ProfileKeys, ProtocolReadings, register_method, register_protocol_readings
 
 __all__ = ["SELFSUP_METHODS", "GRAY_MINMAX", "readings_metrics", "network_metrics", "query_network_metrics",
            "N_EXAMPLES", "N_STABILITY", "PAPER_SIZE"]
@@ -115,6 +115,10 @@ def _model_of(name: str):
 
     return build
 
+
+# Table I / II readings and code stability are also what any other method run on paper 003's
+# protocol reports (the shallow reference rows on the same pixels: hashlib_core.methods.shallow)
+register_protocol_readings("cifar10-selfsup", ProtocolReadings(readings_metrics, stability_queries=N_STABILITY))
 
 for _name in SELFSUP_METHODS:
     register_method(Method(

@@ -2,9 +2,8 @@
 out beside the paper's values (notebooks 40–43). Computation lives in the package (methods ``vae``,
 ``cvae``, ``csvae``, ``vte`` and the supervised ``dhn``, ``hashnet``, ``dpn``; Table I / II readings in
 :mod:`hashlib_core.metrics_selfsup`; reconstruction error and code stability in
-:mod:`hashlib_core.methods.selfsup`, all cached with the runs); this module only assembles — except
-the unsupervised reference rows on the same grayscale pixels (:func:`pixel_baselines`), which no
-registered descriptor provides and which are cheap enough to fit here (cached as small JSON files).
+:mod:`hashlib_core.methods.selfsup`, all cached with the runs); this module only assembles. The unsupervised reference rows on the same grayscale pixels
+(:func:`pixel_baselines`) are ordinary shallow runs on the ``"gray-minmax"`` descriptor.
 Choices: docs/decisions.md, "Paper 003".
 
 Paper: Kim, Jeon, Kim, Hwang, Kim, "Devised Deephashing Models through Self-supervised Learning for
@@ -13,9 +12,6 @@ Image Retrieval" (Dankook University / AiDeep / Arkansas State University; docs/
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import time
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
@@ -30,7 +26,7 @@ from hashlib_core.tables import results_frame
 __all__ = ["PROTOCOL", "SELFSUP", "SUPERVISED", "PIXEL_METHODS", "TABLE1_METRICS", "READINGS", "PERTURBATIONS",
            "configs", "selfsup_configs", "run_all", "for_manifest", "runs_frame", "inputs_label", "table1", "table2", "table3", "layout", "fig5_mse",
            "fig6_curve", "readings_table", "nearest_reading", "robustness_table", "claims",
-           "pixel_baselines", "reconstruction_figure", "fig6_figure"]
+           "pixel_configs", "pixel_baselines", "pixel_frame", "reconstruction_figure", "fig6_figure"]
 
 PROTOCOL = "cifar10-selfsup"
 #: the paper's four models, in its Table I order
@@ -68,8 +64,6 @@ READINGS = {
 }
 #: the robustness perturbations (hashlib_core.robustness), as the runs' metrics name them
 PERTURBATIONS = {"jpeg75": "JPEG q75", "jpeg50": "JPEG q50", "crop90": "centre crop 90 %", "brighter20": "+20 grey levels"}
-#: bump when :func:`pixel_baselines` changes what it computes (part of its cache file's key)
-PIXELS_VERSION = 1
 
 
 def configs(profile, method: str, bits: Sequence[int], seeds: Sequence[int], *, protocol: str = PROTOCOL,
@@ -373,72 +367,34 @@ def claims(runs: pd.DataFrame, best_bits: int = 64) -> list:
 # Unsupervised reference rows on the same grayscale pixels
 # --------------------------------------------------------------------------------------------
 
-def _pixels(part, input_size: int) -> np.ndarray:
-    from hashlib_core.data.grayscale import grayscale_minmax_batch
+def pixel_configs(profile, bits: Sequence[int], seeds: Sequence[int] = (0,), methods: Sequence[str] = PIXEL_METHODS,
+                  input_size: int = 32) -> list:
+    """The unsupervised reference rows: LSH, PCAH, ITQ, SH (their default hyper-parameters) on the
+    ``"gray-minmax@<input_size>"`` descriptor (:mod:`hashlib_core.baselines.features`: the
+    flattened grayscale min-max image, the VAEs' exact input), one run per (method, bits, seed).
+    On this protocol the runs also report Table I / II's readings and the code stability
+    (:mod:`hashlib_core.methods.shallow`)."""
+    features = f"gray-minmax@{int(input_size)}"
+    return [make_config(profile, name, PROTOCOL, int(b), int(s), model={"features": features})
+            for name in methods for b in bits for s in seeds]
 
-    images = part.get_batch(np.arange(len(part)))
-    return grayscale_minmax_batch(images, input_size).reshape(len(part), -1).numpy().astype(np.float64)
+
+def pixel_baselines(profile, bits: Sequence[int], seeds: Sequence[int] = (0,), methods: Sequence[str] = PIXEL_METHODS,
+                    input_size: int = 32, workers: int = 1) -> list:
+    """The runs of :func:`pixel_configs` (cached like every run); :func:`pixel_frame` lays them out."""
+    return run_all(pixel_configs(profile, bits, seeds, methods, input_size), workers)
 
 
-def pixel_baselines(split, bits: Sequence[int], methods: Sequence[str] = PIXEL_METHODS, input_size: int = 32,
-                    cache: bool = True) -> pd.DataFrame:
-    """LSH, PCAH, ITQ and SH (:mod:`hashlib_core.baselines.shallow`, their default hyper-parameters)
-    fitted on the flattened grayscale min-max training images of ``split`` (the VAEs' exact
-    input), ``sign`` codes, the standard metrics, every Table I / II reading and the code stability
-    of the first queries (:func:`hashlib_core.robustness.code_stability`): one row per (method, bits),
-    columns as :func:`runs_frame`'s. Cached as JSON under ``<cache>/selfsup_pixels/``."""
-    from hashlib_core import metrics as metrics_mod
-    from hashlib_core.baselines.shallow import SHALLOW, hyper_parameters
-    from hashlib_core.data.grayscale import grayscale_minmax_batch
-    from hashlib_core.methods.selfsup import N_STABILITY, readings_metrics
-    from hashlib_core.paths import atomic_path, cache_root
-    from hashlib_core.quantizers import SignQuantizer
-    from hashlib_core.robustness import code_stability
-    from threadpoolctl import threadpool_limits
-
-    data = None
-    rows = []
-    for name in methods:
-        for b in bits:
-            ident = {"v": PIXELS_VERSION, "method": name, "hyper": hyper_parameters(name), "bits": int(b),
-                     "seed": int(split.seed), "split": split.checksum, "input_size": int(input_size)}
-            key = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:24]
-            path = cache_root() / "selfsup_pixels" / f"{key}.json"
-            row = None
-            if cache and path.is_file():
-                try:
-                    row = json.loads(path.read_text())
-                except json.JSONDecodeError:
-                    row = None
-            if row is None:
-                if data is None:
-                    data = {p: _pixels(getattr(split, p), input_size) for p in ("train", "query", "database")}
-                t0 = time.perf_counter()
-                with threadpool_limits(1):  # BLAS threads on the shared 2-core machine made eigh ~10x slower
-                    model = SHALLOW[name](**hyper_parameters(name)).fit(data["train"], None, bits=int(b),
-                                                                        seed=int(split.seed))
-                quant = SignQuantizer()
-                q, d = quant.encode(model.outputs(data["query"])), quant.encode(model.outputs(data["database"]))
-                t1 = time.perf_counter()
-                m = dict(metrics_mod.evaluate(q, d, split.query.labels, split.database.labels, topk=split.map_topk))
-                m = {k: v for k, v in m.items() if np.ndim(v) == 0}
-                m.update(readings_metrics(q, d, split))
-                stab = split.query.get_batch(np.arange(min(N_STABILITY, len(split.query))))
-                enc = lambda im: quant.encode(model.outputs(  # noqa: E731
-                    grayscale_minmax_batch(im, input_size).reshape(len(im), -1).numpy().astype(np.float64)))
-                m.update({f"stability.{k}": v for k, v in code_stability(enc, stab).items()})
-                row = {"method": name, "protocol": split.name, "bits": int(b), "seed": int(split.seed),
-                       "setting": f"grayscale {input_size} px pixels ({input_size * input_size}-d), min-max per image",
-                       **{k: (float(v) if v is not None else None) for k, v in m.items()},
-                       "train_s": t1 - t0, "key": key[:10]}
-                if cache:
-                    with atomic_path(path) as tmp:
-                        tmp.write_text(json.dumps(row))
-            row["paper_method"] = paper_method_name(name) + " (pixels)"
-            row["inputs"] = row["setting"] + ", no labels"
-            rows.append(row)
-    df = pd.DataFrame(rows)
-    df["method"] = [f"{m}-pixels" for m in df.method]
+def pixel_frame(results) -> pd.DataFrame:
+    """:func:`runs_frame` of the pixel reference runs, named ``<method>-pixels`` / "ITQ (pixels)"."""
+    results = list(results)
+    if not results:
+        return pd.DataFrame()
+    df = runs_frame(results)
+    size = [int(dict(r.config.model)["features"].partition("@")[2]) for r in results]
+    df["paper_method"] = [paper_method_name(r.config.method) + " (pixels)" for r in results]
+    df["inputs"] = [f"grayscale {px} px pixels ({px * px}-d), min-max per image, no labels" for px in size]
+    df["method"] = [f"{r.config.method}-pixels" for r in results]
     return df
 
 
