@@ -1,0 +1,85 @@
+"""Choosing a training recipe on a validation split: candidates × seeds, each paired with a baseline.
+
+A recipe search (``scripts/sum_form_recipe.py``, ``scripts/dshc_recipe.py``) names a method, a
+validation protocol (``<protocol>:val``: held-out training images, never the queries), a code
+length and candidates, each a change to a named profile recipe. :func:`run_candidates` runs every
+(candidate, seed) through the one runner (cached, so re-running adds only new candidates);
+:func:`keep_previous` keeps the rows of candidates not run this time; :func:`summarise` ranks
+the candidates by mean validation mAP and tests each against the baseline with
+:func:`hashlib_core.claims.ordering_claim` (paired by seed); :func:`report` writes the Markdown.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from hashlib_core.claims import claims_frame, ordering_claim
+from hashlib_core.runner import make_config, run
+
+__all__ = ["Candidate", "check_candidates", "run_candidates", "keep_previous", "summarise", "report"]
+
+#: a candidate: (what changes, make_config overrides: ``recipe`` / ``model`` / ``loss`` / ``train``)
+Candidate = tuple
+
+
+def check_candidates(candidates: Mapping[str, Candidate], names: Sequence[str], baseline: str) -> None:
+    """ValueError naming the unknown candidates (or a baseline that is not one) before any run."""
+    unknown = sorted(set(names) - set(candidates))
+    if unknown:
+        raise ValueError(f"unknown candidate(s) {unknown}; known: {list(candidates)}")
+    if baseline not in candidates:
+        raise ValueError(f"baseline {baseline!r} is not a candidate; known: {list(candidates)}")
+
+
+def run_candidates(method: str, protocol: str, bits: int, seeds: Sequence[int],
+                   candidates: Mapping[str, Candidate], names: Sequence[str], recipe: str,
+                   profile: str = "cpu") -> pd.DataFrame:
+    """One row per (candidate, seed): validation mAP, epochs, lr, training seconds, cached, wall."""
+    rows = []
+    for name in names:
+        over: dict[str, Any] = dict(candidates[name][1])
+        for seed in seeds:
+            config = make_config(profile, method, protocol, bits, seed, recipe=over.get("recipe", recipe),
+                                 model=over.get("model"), loss=over.get("loss"), train=over.get("train"))
+            t0 = time.time()
+            result = run(config, progress=False)
+            rows.append({"candidate": name, "seed": int(seed), "bits": int(bits), "map": result.metrics["map"],
+                         "epochs": config.train.get("epochs"), "lr": config.train.get("lr"),
+                         "train_s": result.timings.get("train_s"), "trunk_s": result.timings.get("trunk_s"),
+                         "cached": result.cached, "wall_s": time.time() - t0})
+            print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
+    return pd.DataFrame(rows)
+
+
+def keep_previous(runs: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` plus the rows of ``old`` whose (candidate, seed) was not run this time, sorted."""
+    if len(old):
+        done = runs.set_index(["candidate", "seed"]).index
+        runs = pd.concat([old[~old.set_index(["candidate", "seed"]).index.isin(done)], runs], ignore_index=True)
+    return runs.sort_values(["candidate", "seed"]).reset_index(drop=True)
+
+
+def summarise(runs: pd.DataFrame, baseline: str) -> tuple[pd.DataFrame, list]:
+    """(candidates ranked by mean validation mAP, each candidate's paired claim "> baseline")."""
+    summary = (runs.groupby("candidate")
+               .agg(val_map_mean=("map", "mean"), val_map_sd=("map", "std"), seeds=("seed", "nunique"),
+                    epochs=("epochs", "first"), train_s_per_run=("train_s", "mean"))
+               .sort_values("val_map_mean", ascending=False).round(4))
+    claims = [ordering_claim(runs, "candidate", [name, baseline], f"{name} > {baseline} (val mAP)")
+              for name in summary.index if name != baseline and baseline in summary.index]
+    return summary, claims
+
+
+def report(title: str, intro: str, candidates: Mapping[str, Candidate], runs: pd.DataFrame,
+           summary: pd.DataFrame, claims: list) -> str:
+    """The search as Markdown: what each candidate changes, the ranking, the claims, every run."""
+    return "\n".join([
+        f"# {title}", "", intro, "",
+        "| candidate | change |", "|---|---|",
+        *[f"| {n} | {candidates[n][0]} |" for n in summary.index if n in candidates], "",
+        summary.to_markdown(), "",
+        claims_frame(claims).to_markdown(index=False) if claims else "(no candidate besides the baseline)", "",
+        "Runs (one per candidate and seed):", "",
+        runs.drop(columns=[c for c in ("cached", "wall_s") if c in runs]).round(4).to_markdown(index=False), ""])
