@@ -83,3 +83,32 @@ def report(title: str, intro: str, candidates: Mapping[str, Candidate], runs: pd
         claims_frame(claims).to_markdown(index=False) if claims else "(no candidate besides the baseline)", "",
         "Runs (one per candidate and seed):", "",
         runs.drop(columns=[c for c in ("cached", "wall_s") if c in runs]).round(4).to_markdown(index=False), ""])
+
+
+def cli(argv, *, description: str, method: str, protocol: str, bits: int, candidates: Mapping[str, Candidate],
+        baseline: str, recipe: str, out, title: str, intro) -> int:
+    """A search script's command line (``--seeds``, ``--bits``, ``--only``, ``--out``): runs the
+    candidates, keeps earlier rows from ``<out>.json``, writes ``<out>`` (Markdown) and the JSON.
+    ``intro(bits) -> str`` is the Markdown's opening paragraph."""
+    import argparse
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--bits", type=int, default=int(bits))
+    ap.add_argument("--only", nargs="+", default=list(candidates), help=f"candidates, of {list(candidates)}")
+    ap.add_argument("--out", default=str(out))
+    args = ap.parse_args(argv)
+    try:
+        check_candidates(candidates, args.only, baseline)
+    except ValueError as err:
+        ap.error(str(err))
+    path = Path(args.out)
+    old = pd.read_json(path.with_suffix(".json")) if path.with_suffix(".json").is_file() else pd.DataFrame()
+    runs = keep_previous(run_candidates(method, protocol, args.bits, args.seeds, candidates, args.only, recipe), old)
+    runs.to_json(path.with_suffix(".json"), orient="records", indent=1)
+    summary, claims = summarise(runs, baseline)
+    text = report(title, intro(args.bits), candidates, runs, summary, claims)
+    path.write_text(text)
+    print(text)
+    return 0
