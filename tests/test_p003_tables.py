@@ -147,15 +147,16 @@ def test_selfsup_configs_seed_rule_and_overrides():
     assert big.input_size == 128 and big.key() != p3.configs("smoke", "cvae", [32], [0])[0].key()
 
 
-def test_pixel_baselines_on_real_data(isolated_cache):
-    """The pixel reference rows are ordinary runner runs of the shallow methods on the
-    ``gray-minmax`` descriptor: cached like any run, with paper 003's readings and stability."""
+def test_reference_rows_on_real_data(isolated_cache):
+    """The reference rows are ordinary runner runs of the shallow methods on the ``gray-minmax``
+    descriptor and the Lite0 feature: cached like any run, with paper 003's readings (and, on
+    pixels, the code stability)."""
     from hashlib_core.runner import run_dir
 
-    results = p3.pixel_baselines("smoke", [16], methods=("itq",), input_size=32)
+    results = p3.reference_runs("smoke", [16], methods=("itq",), input_size=32)
     assert [r.config.method for r in results] == ["itq"]
     assert dict(results[0].config.model)["features"] == "gray-minmax@32"
-    row = p3.pixel_frame(results).iloc[0]
+    row = p3.reference_frame(results).iloc[0]
     assert row.method == "itq-pixels" and row.paper_method == "ITQ (pixels)" and row.bits == 16
     assert row.inputs.startswith("grayscale 32 px pixels (1024-d)")
     for col in ("map", "main.precision", "nn_label_self.precision", "collision_eval.items_sharing",
@@ -163,7 +164,11 @@ def test_pixel_baselines_on_real_data(isolated_cache):
         assert np.isfinite(row[col]), col
     assert 0 <= row["stability.jpeg75"] <= 16
     assert (run_dir(results[0].key) / "meta.json").is_file()  # in the run cache
-    again = p3.pixel_baselines("smoke", [16], methods=("itq",), input_size=32)
+    again = p3.reference_runs("smoke", [16], methods=("itq",), input_size=32)
     assert again[0].metrics == results[0].metrics
-    assert p3.pixel_frame([]).empty
+    assert p3.reference_frame([]).empty
+    lite = p3.reference_frame(p3.reference_runs("smoke", [16], methods=("itq",), features=("lite0-fc1@32",))).iloc[0]
+    assert lite.method == "itq-lite0" and lite.paper_method == "ITQ (Lite0 features)"
+    assert lite.inputs.startswith("ImageNet-pretrained EfficientNet-Lite0 fc1 feature (frozen, 32 px RGB)")
+    assert np.isfinite(lite["main.precision"]) and "stability.jpeg75" not in lite.dropna().index
 

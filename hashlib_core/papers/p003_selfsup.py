@@ -2,8 +2,9 @@
 out beside the paper's values (notebooks 40–43). Computation lives in the package (methods ``vae``,
 ``cvae``, ``csvae``, ``vte`` and the supervised ``dhn``, ``hashnet``, ``dpn``; Table I / II readings in
 :mod:`hashlib_core.metrics_selfsup`; reconstruction error and code stability in
-:mod:`hashlib_core.methods.selfsup`, all cached with the runs); this module only assembles. The unsupervised reference rows on the same grayscale pixels
-(:func:`pixel_baselines`) are ordinary shallow runs on the ``"gray-minmax"`` descriptor.
+:mod:`hashlib_core.methods.selfsup`, all cached with the runs); this module only assembles. The unsupervised reference rows on the same grayscale pixels and
+on the pretrained Lite0 feature (:func:`reference_runs`) are ordinary shallow runs on the
+``"gray-minmax"`` and ``"lite0-fc1"`` descriptors.
 Choices: docs/decisions.md, "Paper 003".
 
 Paper: Kim, Jeon, Kim, Hwang, Kim, "Devised Deephashing Models through Self-supervised Learning for
@@ -26,14 +27,14 @@ from hashlib_core.tables import results_frame
 __all__ = ["PROTOCOL", "SELFSUP", "SUPERVISED", "PIXEL_METHODS", "TABLE1_METRICS", "READINGS", "PERTURBATIONS",
            "configs", "selfsup_configs", "run_all", "for_manifest", "runs_frame", "inputs_label", "table1", "table2", "table3", "layout", "fig5_mse",
            "fig6_curve", "readings_table", "nearest_reading", "robustness_table", "claims",
-           "pixel_configs", "pixel_baselines", "pixel_frame", "reconstruction_figure", "fig6_figure"]
+           "REFERENCE_FEATURES", "reference_configs", "reference_runs", "reference_frame", "reconstruction_figure", "fig6_figure"]
 
 PROTOCOL = "cifar10-selfsup"
 #: the paper's four models, in its Table I order
 SELFSUP = ("vae", "cvae", "vte", "csvae")
 #: the supervised comparison rows of Table III we run (TransHash: reported only, no public code)
 SUPERVISED = ("dhn", "hashnet", "dpn")
-#: the unsupervised reference rows fitted on the same grayscale pixels
+#: the unsupervised reference methods (fitted on the same grayscale pixels and on the Lite0 feature)
 PIXEL_METHODS = ("lsh", "pcah", "itq", "sh")
 #: Table I's metrics -> our run's metric (the main reading, docs/decisions.md "Paper 003")
 TABLE1_METRICS = {"precision": "main.precision", "recall": "main.recall", "f1": "main.f1", "map": "map"}
@@ -364,37 +365,57 @@ def claims(runs: pd.DataFrame, best_bits: int = 64) -> list:
 
 
 # --------------------------------------------------------------------------------------------
-# Unsupervised reference rows on the same grayscale pixels
+# Unsupervised reference rows: the same grayscale pixels, and the pretrained Lite0 feature
 # --------------------------------------------------------------------------------------------
 
-def pixel_configs(profile, bits: Sequence[int], seeds: Sequence[int] = (0,), methods: Sequence[str] = PIXEL_METHODS,
-                  input_size: int = 32) -> list:
-    """The unsupervised reference rows: LSH, PCAH, ITQ, SH (their default hyper-parameters) on the
-    ``"gray-minmax@<input_size>"`` descriptor (:mod:`hashlib_core.baselines.features`: the
-    flattened grayscale min-max image, the VAEs' exact input), one run per (method, bits, seed).
-    On this protocol the runs also report Table I / II's readings and the code stability
-    (:mod:`hashlib_core.methods.shallow`)."""
-    features = f"gray-minmax@{int(input_size)}"
-    return [make_config(profile, name, PROTOCOL, int(b), int(s), model={"features": features})
-            for name in methods for b in bits for s in seeds]
+#: the reference rows' inputs: ``"gray-minmax"`` (sized to the VAEs' input by
+#: :func:`reference_configs`) and the frozen ImageNet Lite0 trunk's pooled feature
+REFERENCE_FEATURES = ("gray-minmax", "lite0-fc1")
 
 
-def pixel_baselines(profile, bits: Sequence[int], seeds: Sequence[int] = (0,), methods: Sequence[str] = PIXEL_METHODS,
-                    input_size: int = 32, workers: int = 1) -> list:
-    """The runs of :func:`pixel_configs` (cached like every run); :func:`pixel_frame` lays them out."""
-    return run_all(pixel_configs(profile, bits, seeds, methods, input_size), workers)
+def _reference_label(features: str) -> tuple:
+    """(method suffix, display suffix, inputs) of a reference row's descriptor."""
+    from hashlib_core.baselines.features import trunk_feature_spec
+
+    base, _, px = features.partition("@")
+    if base == "gray-minmax":
+        return "pixels", "pixels", f"grayscale {px} px pixels ({int(px) ** 2}-d), min-max per image, no labels"
+    model, tap, size = trunk_feature_spec(features)
+    name = model["backbone"].replace("efficientnet_", "")
+    return (name, f"{name.capitalize()} features",
+            f"ImageNet-pretrained EfficientNet-{name.capitalize()} {tap} feature (frozen, {size} px RGB), no labels")
 
 
-def pixel_frame(results) -> pd.DataFrame:
-    """:func:`runs_frame` of the pixel reference runs, named ``<method>-pixels`` / "ITQ (pixels)"."""
+def reference_configs(profile, bits: Sequence[int], seeds: Sequence[int] = (0,), methods: Sequence[str] = PIXEL_METHODS,
+                      input_size: int = 32, features: Sequence[str] = ("gray-minmax",)) -> list:
+    """The unsupervised reference rows: LSH, PCAH, ITQ, SH (their default hyper-parameters), one run
+    per (descriptor, method, bits, seed), on each of ``features`` (:mod:`hashlib_core.baselines.features`):
+    ``"gray-minmax"`` becomes ``"gray-minmax@<input_size>"``, the flattened grayscale min-max image,
+    the VAEs' exact input; ``"lite0-fc1"`` is the frozen ImageNet Lite0 trunk's pooled feature (what
+    pretrained features give without labels). On this protocol the runs also report Table I / II's
+    readings and, on pixels, the code stability (:mod:`hashlib_core.methods.shallow`)."""
+    sized = [f"gray-minmax@{int(input_size)}" if f == "gray-minmax" else str(f) for f in features]
+    return [make_config(profile, name, PROTOCOL, int(b), int(s), model={"features": f})
+            for f in sized for name in methods for b in bits for s in seeds]
+
+
+def reference_runs(profile, bits: Sequence[int], seeds: Sequence[int] = (0,), methods: Sequence[str] = PIXEL_METHODS,
+                   input_size: int = 32, features: Sequence[str] = ("gray-minmax",), workers: int = 1) -> list:
+    """The runs of :func:`reference_configs` (cached like every run); :func:`reference_frame` lays them out."""
+    return run_all(reference_configs(profile, bits, seeds, methods, input_size, features), workers)
+
+
+def reference_frame(results) -> pd.DataFrame:
+    """:func:`runs_frame` of the reference runs, named by input: ``itq-pixels`` / "ITQ (pixels)",
+    ``itq-lite0`` / "ITQ (Lite0 features)"."""
     results = list(results)
     if not results:
         return pd.DataFrame()
     df = runs_frame(results)
-    size = [int(dict(r.config.model)["features"].partition("@")[2]) for r in results]
-    df["paper_method"] = [paper_method_name(r.config.method) + " (pixels)" for r in results]
-    df["inputs"] = [f"grayscale {px} px pixels ({px * px}-d), min-max per image, no labels" for px in size]
-    df["method"] = [f"{r.config.method}-pixels" for r in results]
+    labels = [_reference_label(dict(r.config.model)["features"]) for r in results]
+    df["paper_method"] = [f"{paper_method_name(r.config.method)} ({lab[1]})" for r, lab in zip(results, labels)]
+    df["inputs"] = [lab[2] for lab in labels]
+    df["method"] = [f"{r.config.method}-{lab[0]}" for r, lab in zip(results, labels)]
     return df
 
 
