@@ -141,7 +141,40 @@ def notebook_section(stem: str, artefacts: str, figures_root: Path) -> list[str]
     return lines
 
 
-def build(figures_root: Path, entries: list[dict[str, Any]] | None = None) -> str:
+def cost_section(figures_root: Path, stems: list[str], profile: str) -> list[str]:
+    """What regenerating costs: per notebook, the compute of a batch from an empty cache (the
+    manifests' recorded per-run times, a run shared with an earlier notebook counted there once:
+    :func:`hashlib_core.plan.plan_batch`) and the wall time of its last batch run
+    (``reproduce-<profile>.json``, which reflects the cache of that day)."""
+    from hashlib_core.plan import duration, plan_batch
+
+    plans = plan_batch(stems, figures_root, profile=profile, empty_cache=True)
+    path = figures_root / f"reproduce-{profile}.json"
+    batch = json.loads(path.read_text()) if path.is_file() else {}
+    known = [p for p in plans if p.known]
+    if not known:
+        return []
+    lines = ["## Cost", "",
+             f"Regenerating under `{profile}` from an empty cache, from the compute times recorded in each "
+             "manifest (a run or trunk pass shared with an earlier notebook is counted there once, as "
+             "`make reproduce` computes it once). The last column is the notebook's last batch wall time, "
+             "with the cache of that day.", "",
+             "| notebook | runs | to compute | estimate from an empty cache | last batch wall time |",
+             "| --- | --- | --- | --- | --- |"]
+    for p in plans:
+        if not p.known:
+            lines.append(f"| {p.stem} | ? | ? | not run under this profile yet | |")
+            continue
+        wall = duration(float(batch[p.stem])) if p.stem in batch else ""
+        extra = f" (+ {p.unknown_trunks} trunk pass(es) never measured)" if p.unknown_trunks else ""
+        lines.append(f"| {p.stem} | {p.runs} | {p.to_compute} | {duration(p.estimate_s)}{extra} | {wall} |")
+    total = sum(p.estimate_s for p in known)
+    lines += [f"| **total** ({len(known)} of {len(plans)} notebooks) | {sum(p.runs for p in known)} | "
+              f"{sum(p.to_compute for p in known)} | **{duration(total)}** | |", ""]
+    return lines
+
+
+def build(figures_root: Path, entries: list[dict[str, Any]] | None = None, profile: str = "cpu") -> str:
     """The gallery page over ``figures_root`` for the registered notebooks (``entries``)."""
     if entries is None:
         from hashlib_core.notebook_registry import registry
@@ -155,19 +188,20 @@ def build(figures_root: Path, entries: list[dict[str, Any]] | None = None) -> st
     lines += ["| notebook | regenerates |", "| --- | --- |"]
     lines += [f"| [{s}](#{s}) | {_cell(e['artefacts'])} |" for s, e in zip(stems, entries)]
     lines.append("")
+    lines += cost_section(figures_root, stems, profile)
     for stem, entry in zip(stems, entries):
         lines += notebook_section(stem, entry["artefacts"], figures_root)
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write(figures_root: Path, entries: list[dict[str, Any]] | None = None) -> Path:
+def write(figures_root: Path, entries: list[dict[str, Any]] | None = None, profile: str = "cpu") -> Path:
     """Write :func:`build`'s page to ``figures_root/README.md`` (atomically)."""
     from hashlib_core.paths import atomic_write_text
 
     figures_root = Path(figures_root)
     if not figures_root.is_dir():
         raise FileNotFoundError(f"no figures folder {figures_root}")
-    return atomic_write_text(figures_root / GALLERY_NAME, build(figures_root, entries))
+    return atomic_write_text(figures_root / GALLERY_NAME, build(figures_root, entries, profile))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="cpu", choices=available_profiles(),
                         help="whose figures folder (default cpu: figures/)")
     args = parser.parse_args(argv)
-    out = write(figures_dir("", args.profile))
+    out = write(figures_dir("", args.profile), profile=args.profile)
     print(f"gallery: {out}")
     return 0
 

@@ -126,8 +126,9 @@ def kernel_startup_s(figures_root: Path, profile: str) -> float:
 
 
 def plan_batch(stems: Iterable[str], figures_root: Path, cache: Path | None = None,
-               profile: str = "cpu") -> list[NotebookPlan]:
-    """The plan of running ``stems`` in order, from the manifests in ``figures_root/<stem>/``."""
+               profile: str = "cpu", empty_cache: bool = False) -> list[NotebookPlan]:
+    """The plan of running ``stems`` in order, from the manifests in ``figures_root/<stem>/``;
+    ``empty_cache``: as on a fresh machine (no run and no trunk cached), whatever ``cache`` holds."""
     cache = Path(cache) if cache is not None else cache_root()
     figures_root = Path(figures_root)
     passes = recorded_trunk_passes(figures_root)
@@ -146,7 +147,7 @@ def plan_batch(stems: Iterable[str], figures_root: Path, cache: Path | None = No
                             for r in runs.values() if not r.get("cached"))
         plan.overhead_s = startup + max(0.0, float(manifest.get("wall_time_s", 0.0)) - computed_then)
         for key, run in sorted(runs.items()):
-            if _run_cached(key, cache):
+            if not empty_cache and _run_cached(key, cache):
                 plan.cached += 1
                 continue
             if key in computed_before:
@@ -156,7 +157,7 @@ def plan_batch(stems: Iterable[str], figures_root: Path, cache: Path | None = No
             plan.to_compute += 1
             plan.runs_s += run_compute_s(run.get("timings") or {})
             trunk = _trunk_key(run.get("config") or {})
-            if trunk and trunk not in trunks_before and not _trunk_cached(trunk, cache):
+            if trunk and trunk not in trunks_before and (empty_cache or not _trunk_cached(trunk, cache)):
                 trunks_before.add(trunk)
                 if trunk in passes:
                     plan.trunk_s += passes[trunk]

@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = json.loads(summary.read_text()) if summary.is_file() else {}
     previous.update(timings)
     summary.write_text(json.dumps(previous, indent=1, sort_keys=True))
-    page = gallery.write(figures_root)
+    page = gallery.write(figures_root, profile=args.profile)
     print(f"summary: {len(timings)} notebook(s) ran, {len(failed)} failed; runs computed {computed}, "
           f"reused {reused}; wall time {duration(time.time() - batch_start)}; gallery {_shown(page)}")
     for stem, why in failed.items():

@@ -73,6 +73,33 @@ def test_cached_runs_and_trunks_cost_nothing(batch):
     assert (b.cached, b.to_compute, b.shared) == (0, 1, 1)
 
 
+def test_empty_cache_flag_ignores_what_the_cache_holds(batch):
+    figures, cache = batch
+    for key in ("k1", "k3"):
+        _cache_run(cache, key)
+    (cache / "trunk" / trunk_key(FROZEN["model"], 224, 2) / "cifar10-all@taps").mkdir(parents=True)
+    fresh = plan_mod.plan_batch(["nb_a", "nb_b"], figures, tmp_empty := cache.parent / "nothing-here")
+    assert not tmp_empty.exists()
+    flagged = plan_mod.plan_batch(["nb_a", "nb_b"], figures, cache, empty_cache=True)
+    assert [(p.cached, p.to_compute, p.estimate_s) for p in flagged] == [(p.cached, p.to_compute, p.estimate_s) for p in fresh]
+    assert flagged[0].trunk_s == pytest.approx(1000.0)
+
+
+def test_gallery_cost_section_from_the_manifests(batch):
+    from hashlib_core import gallery
+
+    figures, _ = batch
+    (figures / "reproduce-cpu.json").write_text(json.dumps({"nb_a": 1195.0}))
+    lines = gallery.cost_section(figures, ["nb_a", "nb_b", "nb_c"], "cpu")
+    text = "\n".join(lines)
+    a, b = plan_mod.plan_batch(["nb_a", "nb_b"], figures, empty_cache=True)
+    assert f"| nb_a | 3 | 3 | {plan_mod.duration(a.estimate_s)} | 19 min 55 s |" in text
+    assert f"| nb_b | 2 | 1 | {plan_mod.duration(b.estimate_s)} |  |" in text
+    assert "| nb_c | ? | ? | not run under this profile yet | |" in text
+    assert f"**{plan_mod.duration(a.estimate_s + b.estimate_s)}**" in text and "(2 of 3 notebooks) | 5 | 4 |" in text
+    assert gallery.cost_section(figures, ["nb_c"], "cpu") == []
+
+
 def test_trunk_pass_recorded_by_another_notebook_is_counted(batch):
     """Running nb_b alone: k4 recorded no pass (the trunk was cached then), but nb_a's k2 did."""
     figures, cache = batch
