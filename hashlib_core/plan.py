@@ -9,7 +9,9 @@ run that made it). The plan counts which of those keys are in the run cache now
 * each missing run by its own recorded compute time, counted once per batch (a run shared by
   two notebooks is computed by the first and reused by the second);
 * the frozen-trunk passes (``trunk_s`` of the run that made one, keyed by
-  :func:`hashlib_core.trunk.trunk_key`) once per trunk missing from ``<cache>/trunk/``, taking
+  :func:`hashlib_core.trunk.trunk_key`) once per trunk whose taps of the run's image sets are
+  missing from ``<cache>/trunk/`` (the split is made from the run's protocol and seed to name
+  them; a trunk folder holding only other image sets, e.g. a validation split's, does not count), taking
   the recorded pass from any manifest in the folder: a run whose trunk was cached when it ran
   recorded a near-zero ``trunk_s`` and would otherwise hide the pass;
 * the notebook's own time beyond its runs (loading, plotting) as its last wall time minus the
@@ -83,9 +85,54 @@ def _run_cached(key: str, cache: Path) -> bool:
     return (cache / "runs" / key / "meta.json").is_file()
 
 
-def _trunk_cached(key: str, cache: Path) -> bool:
+def _trunk_cached(key: str, cache: Path, config: dict[str, Any] | None = None) -> bool:
+    """Whether the trunk cache can serve a run of ``config`` without a trunk pass: taps of each of
+    its parts (train, query, database, and the training images' flips when it augments) under the
+    whole base array's or the part's own image-set key, as :func:`hashlib_core.trunk.trunk_taps`
+    looks them up. Without a config that names its protocol (or when its split cannot be made
+    here), any image set of the trunk counts."""
     folder = cache / "trunk" / key
-    return folder.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir())
+    if not folder.is_dir():
+        return False
+    sets = {p.name.partition("@")[0] for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    parts = _trunk_parts(config or {})
+    if parts is None:
+        return bool(sets)
+    return all(any(stem in sets for stem in stems) for stems in parts)
+
+
+def _trunk_parts(config: dict[str, Any]) -> list[tuple[str, ...]] | None:
+    """For each image set a frozen run of ``config`` reads: the image-set keys that serve it (the
+    whole base array's first, then the part's own); None when the split cannot be made here."""
+    if not config.get("protocol"):
+        return None
+    memo = json.dumps([config.get(k) for k in ("protocol", "seed", "subset")]
+                      + [dict(config.get("train") or {}).get("augment")], sort_keys=True, default=str)
+    if memo not in _PARTS_MEMO:
+        _PARTS_MEMO[memo] = _make_trunk_parts(config)
+    return _PARTS_MEMO[memo]
+
+
+_PARTS_MEMO: dict[str, list[tuple[str, ...]] | None] = {}
+
+
+def _make_trunk_parts(config: dict[str, Any]) -> list[tuple[str, ...]] | None:
+    try:
+        from hashlib_core.data import get_protocol
+        from hashlib_core.data.identity import source_identity
+        from hashlib_core.train import TrainSettings
+
+        split = get_protocol(config["protocol"], seed=int(config.get("seed", 0)), subset=config.get("subset"))
+    except Exception:  # noqa: BLE001 - no data on this machine, an unknown protocol: fall back
+        return None
+    augment = dict(config.get("train") or {}).get("augment", TrainSettings.__dataclass_fields__["augment"].default)
+    views = [(split.database, ""), (split.query, ""), (split.train, "")] + ([(split.train, "-flip")] if augment else [])
+    out = []
+    for part, suffix in views:
+        base_stem, _, _, base_take = source_identity(part, whole_base_fraction=0.0)
+        own = source_identity(part)[0]
+        out.append(tuple(dict.fromkeys(([base_stem + suffix] if base_take is not None else []) + [own + suffix])))
+    return out
 
 
 def recorded_trunk_passes(figures_root: Path) -> dict[str, float]:
@@ -157,7 +204,7 @@ def plan_batch(stems: Iterable[str], figures_root: Path, cache: Path | None = No
             plan.to_compute += 1
             plan.runs_s += run_compute_s(run.get("timings") or {})
             trunk = _trunk_key(run.get("config") or {})
-            if trunk and trunk not in trunks_before and (empty_cache or not _trunk_cached(trunk, cache)):
+            if trunk and trunk not in trunks_before and (empty_cache or not _trunk_cached(trunk, cache, run.get("config"))):
                 trunks_before.add(trunk)
                 if trunk in passes:
                     plan.trunk_s += passes[trunk]

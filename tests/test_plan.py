@@ -100,6 +100,28 @@ def test_gallery_cost_section_from_the_manifests(batch):
     assert gallery.cost_section(figures, ["nb_c"], "cpu") == []
 
 
+def test_a_trunk_counts_as_cached_only_with_the_image_sets_the_run_reads(tmp_path):
+    """A trunk folder holding other image sets (e.g. a validation split's) does not spare the pass."""
+    from hashlib_core.data import get_protocol
+    from hashlib_core.data.identity import source_identity
+    from hashlib_core.profiles import load_profile
+
+    subset = dict(load_profile("smoke").subset)
+    config = {**FROZEN, "protocol": "cifar10-dshfmdf", "seed": 0, "subset": subset,
+              "train": {"freeze_backbone": True, "augment": False}}
+    key = trunk_key(FROZEN["model"], 224, 2)
+    root = tmp_path / "trunk" / key
+    (root / "array-somethingelse@fc1").mkdir(parents=True)
+    assert not plan_mod._trunk_cached(key, tmp_path, config)
+    assert plan_mod._trunk_cached(key, tmp_path, None)   # no protocol named: any image set counts
+    split = get_protocol("cifar10-dshfmdf", seed=0, subset=subset)
+    for part in (split.train, split.query, split.database):
+        (root / f"{source_identity(part)[0]}@conv3+fc1").mkdir(exist_ok=True)
+    assert plan_mod._trunk_cached(key, tmp_path, config)
+    with_flips = {**config, "train": {"freeze_backbone": True}}   # the trainer's default: flipped views too
+    assert not plan_mod._trunk_cached(key, tmp_path, with_flips)
+
+
 def test_trunk_pass_recorded_by_another_notebook_is_counted(batch):
     """Running nb_b alone: k4 recorded no pass (the trunk was cached then), but nb_a's k2 did."""
     figures, cache = batch
