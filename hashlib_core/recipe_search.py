@@ -54,8 +54,14 @@ def run_candidates(method: str, protocol: str, bits: int, seeds: Sequence[int],
 
 
 def keep_previous(runs: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
-    """``runs`` plus the rows of ``old`` whose (candidate, seed) was not run this time, sorted."""
+    """``runs`` plus the rows of ``old`` whose (candidate, seed, bits) was not run this time, sorted;
+    rows of another code length are refused (one search file holds one length: its summary is a
+    mean over seeds)."""
     if len(old):
+        lengths = set(old["bits"]) | set(runs["bits"])
+        if len(lengths) > 1:
+            raise ValueError(f"the earlier search holds {sorted(set(old['bits']))} bits and this one "
+                             f"{sorted(set(runs['bits']))}: write a search at another length to its own --out")
         done = runs.set_index(["candidate", "seed"]).index
         runs = pd.concat([old[~old.set_index(["candidate", "seed"]).index.isin(done)], runs], ignore_index=True)
     return runs.sort_values(["candidate", "seed"]).reset_index(drop=True)
@@ -105,6 +111,9 @@ def cli(argv, *, description: str, method: str, protocol: str, bits: int, candid
         ap.error(str(err))
     path = Path(args.out)
     old = pd.read_json(path.with_suffix(".json")) if path.with_suffix(".json").is_file() else pd.DataFrame()
+    if len(old) and set(old["bits"]) != {args.bits}:  # before any run
+        ap.error(f"{path.with_suffix('.json')} holds a search at {sorted(set(old['bits']))} bits; "
+                 f"write the {args.bits}-bit search to its own --out")
     runs = keep_previous(run_candidates(method, protocol, args.bits, args.seeds, candidates, args.only, recipe), old)
     runs.to_json(path.with_suffix(".json"), orient="records", indent=1)
     summary, claims = summarise(runs, baseline)

@@ -32,4 +32,6 @@ def test_a_search_runs_ranks_and_pairs_by_seed(isolated_cache):
     assert [c["verdict"] for c in claims] == ["inconclusive"]   # two seeds per arm: too few for a verdict
     text = recipe_search.report("t", "intro", CANDIDATES, merged, summary, claims)
     assert "| two-epochs | 2 epochs |" in text and "inconclusive" in text
+    with pytest.raises(ValueError, match="another length to its own --out"):
+        recipe_search.keep_previous(again.assign(bits=48), runs)
     assert recipe_search.keep_previous(runs, pd.DataFrame()).equals(runs.sort_values(["candidate", "seed"]).reset_index(drop=True))
