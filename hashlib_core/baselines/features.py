@@ -118,15 +118,14 @@ def trunk_feature_spec(name: str) -> Optional[tuple]:
         return None
     model, tap, size = TRUNK_FEATURES[base]
     if px:
-        if not px.isdigit() or int(px) < 32:
-            raise ValueError(f"features {name!r}: the size after '@' must be an integer >= 32 (pixels)")
-        size = int(px)
+        size = _size_after_at(name, px, minimum=32)
     return dict(model), tap, int(size)
 
 
-def _size_after_at(name: str, px: str) -> int:
-    if not px.isdigit() or int(px) < 8:
-        raise ValueError(f"features {name!r}: the size after '@' must be an integer >= 8 (pixels)")
+def _size_after_at(name: str, px: str, minimum: int) -> int:
+    """The input side a feature name asks for after its ``@``; ValueError unless an integer >= ``minimum``."""
+    if not px.isdigit() or int(px) < minimum:
+        raise ValueError(f"features {name!r}: the size after '@' must be an integer >= {minimum} (pixels)")
     return int(px)
 
 
@@ -138,7 +137,7 @@ def descriptor_function(name: str) -> Optional[Callable[[np.ndarray], np.ndarray
     base, at, px = str(name).partition("@")
     if base not in FEATURES or (at and base not in SIZED_FEATURES):
         return None
-    return functools.partial(FEATURES[base], size=_size_after_at(name, px)) if at else FEATURES[base]
+    return functools.partial(FEATURES[base], size=_size_after_at(name, px, minimum=8)) if at else FEATURES[base]
 
 
 def known_features() -> list:
