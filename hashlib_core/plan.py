@@ -25,6 +25,7 @@ Rates are those of the machine that made the manifests (``manifest["machine"]``)
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Any, Iterable
@@ -86,53 +87,46 @@ def _run_cached(key: str, cache: Path) -> bool:
 
 
 def _trunk_cached(key: str, cache: Path, config: dict[str, Any] | None = None) -> bool:
-    """Whether the trunk cache can serve a run of ``config`` without a trunk pass: taps of each of
-    its parts (train, query, database, and the training images' flips when it augments) under the
-    whole base array's or the part's own image-set key, as :func:`hashlib_core.trunk.trunk_taps`
-    looks them up. Without a config that names its protocol (or when its split cannot be made
-    here), any image set of the trunk counts."""
+    """Whether the trunk cache can serve a run of ``config`` without a trunk pass: taps of each
+    image set it reads (:func:`hashlib_core.trunk.trunk_views`) under one of the keys
+    :func:`hashlib_core.trunk.trunk_taps` looks up (:func:`hashlib_core.trunk.image_set_keys`).
+    Without a config that names its protocol (or when its split cannot be made here), any image
+    set of the trunk counts."""
     folder = cache / "trunk" / key
     if not folder.is_dir():
         return False
     sets = {p.name.partition("@")[0] for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")}
-    parts = _trunk_parts(config or {})
-    if parts is None:
-        return bool(sets)
-    return all(any(stem in sets for stem in stems) for stems in parts)
-
-
-def _trunk_parts(config: dict[str, Any]) -> list[tuple[str, ...]] | None:
-    """For each image set a frozen run of ``config`` reads: the image-set keys that serve it (the
-    whole base array's first, then the part's own); None when the split cannot be made here."""
+    config = config or {}
     if not config.get("protocol"):
-        return None
-    memo = json.dumps([config.get(k) for k in ("protocol", "seed", "subset")]
-                      + [dict(config.get("train") or {}).get("augment")], sort_keys=True, default=str)
-    if memo not in _PARTS_MEMO:
-        _PARTS_MEMO[memo] = _make_trunk_parts(config)
-    return _PARTS_MEMO[memo]
+        return bool(sets)
+    train = dict(config.get("train") or {})
+    augment = train["augment"] if "augment" in train else _trainer_augments()
+    needed = _image_sets_read(config["protocol"], int(config.get("seed", 0)),
+                              json.dumps(config.get("subset"), sort_keys=True), bool(augment))
+    if needed is None:
+        return bool(sets)
+    return all(any(stem in sets for stem in keys) for keys in needed)
 
 
-_PARTS_MEMO: dict[str, list[tuple[str, ...]] | None] = {}
+def _trainer_augments() -> bool:
+    """The trainer's default for ``train.augment`` (a config without the key trains with flips)."""
+    from hashlib_core.train import TrainSettings
+
+    return bool(TrainSettings.__dataclass_fields__["augment"].default)
 
 
-def _make_trunk_parts(config: dict[str, Any]) -> list[tuple[str, ...]] | None:
+@functools.lru_cache(maxsize=None)
+def _image_sets_read(protocol: str, seed: int, subset_json: str, augment: bool) -> tuple[tuple[str, ...], ...] | None:
+    """Per image set a frozen run reads, the keys that serve it; None when the split cannot be made here."""
     try:
         from hashlib_core.data import get_protocol
-        from hashlib_core.data.identity import source_identity
-        from hashlib_core.train import TrainSettings
 
-        split = get_protocol(config["protocol"], seed=int(config.get("seed", 0)), subset=config.get("subset"))
+        split = get_protocol(protocol, seed=seed, subset=json.loads(subset_json))
     except Exception:  # noqa: BLE001 - no data on this machine, an unknown protocol: fall back
         return None
-    augment = dict(config.get("train") or {}).get("augment", TrainSettings.__dataclass_fields__["augment"].default)
-    views = [(split.database, ""), (split.query, ""), (split.train, "")] + ([(split.train, "-flip")] if augment else [])
-    out = []
-    for part, suffix in views:
-        base_stem, _, _, base_take = source_identity(part, whole_base_fraction=0.0)
-        own = source_identity(part)[0]
-        out.append(tuple(dict.fromkeys(([base_stem + suffix] if base_take is not None else []) + [own + suffix])))
-    return out
+    from hashlib_core.trunk import image_set_keys, trunk_views
+
+    return tuple(tuple(image_set_keys(part, flip)) for _, part, flip in trunk_views(split, augment))
 
 
 def recorded_trunk_passes(figures_root: Path) -> dict[str, float]:

@@ -43,7 +43,7 @@ from hashlib_core.paths import atomic_dir, cache_root, remove_stale_temps
 
 log = logging.getLogger("hashlib_core.cache")
 
-__all__ = ["TRUNK_VERSION", "trunk_key", "trunk_taps", "TapInputs", "IndexedRows", "HeadOnly", "frozen_trunk_parts"]
+__all__ = ["TRUNK_VERSION", "trunk_key", "trunk_taps", "trunk_views", "image_set_keys", "TapInputs", "IndexedRows", "HeadOnly", "frozen_trunk_parts"]
 
 #: bump when the trunk pass changes in a way that changes the cached taps
 TRUNK_VERSION = 1
@@ -119,6 +119,31 @@ def _required_taps(backbone) -> set[str]:
     return set(getattr(backbone, "conv_taps", ())) | ({"fc1"} if getattr(backbone, "global_dim", None) else set())
 
 
+def _image_sets(source, flip: bool):
+    """``([(image-set key, n, take), ...], get_batch)``: the image sets whose taps serve ``source``,
+    in lookup order — the whole base array's (when ``source`` is a part of one), then the one a
+    pass over ``source`` writes (itself, or the whole base for a part that covers much of it);
+    ``take`` indexes ``source``'s rows in that set (None: all of it, in order)."""
+    suffix = "-flip" if flip else ""
+    base_stem, base_n, _, base_take = source_identity(source, whole_base_fraction=0.0)
+    stem, n, get_batch, take = source_identity(source)
+    whole_base = [(base_stem + suffix, base_n, base_take)] if base_take is not None else []
+    return whole_base + [(stem + suffix, n, take)], get_batch
+
+
+def image_set_keys(source, flip: bool = False) -> list[str]:
+    """The image-set keys under a trunk's cache folder whose taps serve ``source`` (any one does)."""
+    return list(dict.fromkeys(stem for stem, _, _ in _image_sets(source, flip)[0]))
+
+
+def trunk_views(split, augment: bool) -> list[tuple[str, Any, bool]]:
+    """``(name, part, flip)`` of every image set a frozen run of ``split`` reads, in pass order:
+    the database first (a large part is passed as the whole base array, which the others then
+    reuse), the queries, the training images, their mirrored view when training augments."""
+    views = [("database", split.database, False), ("query", split.query, False), ("train", split.train, False)]
+    return views + ([("train", split.train, True)] if augment else [])
+
+
 def trunk_taps(backbone: torch.nn.Module, source, key: str, input_size: int, flip: bool = False,
                batch_size: int = 64, progress: bool = True, desc: str = "trunk",
                input_spec: InputSpec = RGB_IMAGENET) -> dict[str, np.ndarray]:
@@ -128,21 +153,21 @@ def trunk_taps(backbone: torch.nn.Module, source, key: str, input_size: int, fli
     the base array, the whole base is passed once and indexed (every protocol and seed reuses it).
     """
     root = cache_root() / "trunk" / key
-    suffix = "-flip" if flip else ""
     required = _required_taps(backbone)
-    base_stem, base_n, _, base_take = source_identity(source, whole_base_fraction=0.0)
-    taps = _find(root, base_stem + suffix, base_n, required, log_miss=False) if base_take is not None else None
-    if taps is not None:  # the whole base is already there: any part of it is a view
-        return {name: IndexedRows(arr, base_take) for name, arr in taps.items()}
-    stem, n, get_batch, take = source_identity(source)
-    taps = _find(root, stem + suffix, n, required, log_miss=False)
+    sets, get_batch = _image_sets(source, flip)
+    *whole_base, (stem, n, take) = sets
+    for base_stem, base_n, base_take in whole_base:
+        taps = _find(root, base_stem, base_n, required, log_miss=False)
+        if taps is not None:  # the whole base is already there: any part of it is a view
+            return {name: IndexedRows(arr, base_take) for name, arr in taps.items()}
+    taps = _find(root, stem, n, required, log_miss=False)
     if taps is None:
         import filelock
 
-        folder = root / f"{stem}{suffix}@{'+'.join(sorted(required))}"
+        folder = root / f"{stem}@{'+'.join(sorted(required))}"
         locks = cache_root() / "locks" / "trunk" / key  # beside, not inside, the cache folders
         locks.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(str(locks / f"{stem}{suffix}.lock"))
+        lock = filelock.FileLock(str(locks / f"{stem}.lock"))
         try:
             lock.acquire(timeout=1)
         except filelock.Timeout:
@@ -150,7 +175,7 @@ def trunk_taps(backbone: torch.nn.Module, source, key: str, input_size: int, fli
             lock.acquire()
         try:
             remove_stale_temps(root)  # a killed pass's full-size memmaps
-            taps = _find(root, stem + suffix, n, required)  # it may have been written meanwhile
+            taps = _find(root, stem, n, required)  # it may have been written meanwhile
             if taps is None:
                 backbone.eval().to(memory_format=torch.channels_last)
                 with atomic_dir(folder) as tmp:
@@ -273,9 +298,10 @@ def frozen_trunk_parts(model: torch.nn.Module, split, config, augment: bool, pro
                          progress=progress, desc=f"trunk {name}", input_spec=input_spec)
         return {t: a for t, a in got.items() if t in needed}  # read only what the head uses
 
-    # the database first: a large part is passed as the whole base array, which the others then reuse
-    database = TapInputs(np.asarray(split.database.labels), [taps(split.database, "database")], config.device)
-    query = TapInputs(np.asarray(split.query.labels), [taps(split.query, "query")], config.device)
-    views = [taps(split.train, "train")] + ([taps(split.train, "train", flip=True)] if augment else [])
-    train = TapInputs(np.asarray(split.train.labels), views, config.device)
+    got: dict[str, list] = {}
+    for name, part, flip in trunk_views(split, augment):
+        got.setdefault(name, []).append(taps(part, name, flip=flip))
+    database = TapInputs(np.asarray(split.database.labels), got["database"], config.device)
+    query = TapInputs(np.asarray(split.query.labels), got["query"], config.device)
+    train = TapInputs(np.asarray(split.train.labels), got["train"], config.device)
     return HeadOnly(model, tune_tail), train, query, database
