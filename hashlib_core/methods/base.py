@@ -42,7 +42,8 @@ from hashlib_core.data.transforms import RGB_IMAGENET, InputSpec
 from hashlib_core.train import Batch
 
 __all__ = ["Method", "InputSpec", "Batch", "SignQuantizer", "ProfileKeys", "METHODS", "register_method",
-           "get_method", "ProtocolReadings", "PROTOCOL_READINGS", "register_protocol_readings", "protocol_readings", "sign_quantizer", "DEEP_PROFILE_KEYS", "NO_PROFILE_KEYS"]
+           "get_method", "ProtocolReadings", "PROTOCOL_READINGS", "register_protocol_readings", "protocol_readings",
+           "sign_quantizer", "DEEP_PROFILE_KEYS", "NO_PROFILE_KEYS"]
 
 
 def sign_quantizer(config, split) -> SignQuantizer:

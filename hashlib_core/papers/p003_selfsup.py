@@ -27,7 +27,7 @@ from hashlib_core.tables import results_frame
 __all__ = ["PROTOCOL", "SELFSUP", "SUPERVISED", "PIXEL_METHODS", "TABLE1_METRICS", "READINGS", "PERTURBATIONS",
            "configs", "selfsup_configs", "run_all", "for_manifest", "runs_frame", "inputs_label", "table1", "table2", "table3", "layout", "fig5_mse",
            "fig6_curve", "readings_table", "nearest_reading", "robustness_table", "claims",
-           "REFERENCE_FEATURES", "reference_configs", "reference_runs", "reference_frame", "reconstruction_figure", "fig6_figure"]
+           "reference_configs", "reference_runs", "reference_frame", "reconstruction_figure", "fig6_figure"]
 
 PROTOCOL = "cifar10-selfsup"
 #: the paper's four models, in its Table I order
@@ -367,11 +367,6 @@ def claims(runs: pd.DataFrame, best_bits: int = 64) -> list:
 # --------------------------------------------------------------------------------------------
 # Unsupervised reference rows: the same grayscale pixels, and the pretrained Lite0 feature
 # --------------------------------------------------------------------------------------------
-
-#: the reference rows' inputs: ``"gray-minmax"`` (sized to the VAEs' input by
-#: :func:`reference_configs`) and the frozen ImageNet Lite0 trunk's pooled feature
-REFERENCE_FEATURES = ("gray-minmax", "lite0-fc1")
-
 
 def _reference_label(features: str) -> tuple:
     """(method suffix, display suffix, inputs) of a reference row's descriptor."""
