@@ -18,7 +18,7 @@ import pandas as pd
 from hashlib_core.claims import claims_frame, ordering_claim
 from hashlib_core.runner import make_config, run
 
-__all__ = ["Candidate", "check_candidates", "run_candidates", "keep_previous", "summarise", "report"]
+__all__ = ["Candidate", "check_candidates", "check_one_length", "run_candidates", "keep_previous", "summarise", "report", "cli"]
 
 #: a candidate: (what changes, make_config overrides: ``recipe`` / ``model`` / ``loss`` / ``train``)
 Candidate = tuple
@@ -54,17 +54,22 @@ def run_candidates(method: str, protocol: str, bits: int, seeds: Sequence[int],
 
 
 def keep_previous(runs: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
-    """``runs`` plus the rows of ``old`` whose (candidate, seed, bits) was not run this time, sorted;
-    rows of another code length are refused (one search file holds one length: its summary is a
-    mean over seeds)."""
+    """``runs`` plus the rows of ``old`` whose (candidate, seed) was not run this time, sorted;
+    rows of another code length are refused (:func:`check_one_length`)."""
     if len(old):
-        lengths = set(old["bits"]) | set(runs["bits"])
-        if len(lengths) > 1:
-            raise ValueError(f"the earlier search holds {sorted(set(old['bits']))} bits and this one "
-                             f"{sorted(set(runs['bits']))}: write a search at another length to its own --out")
+        check_one_length(old, set(runs["bits"]))
         done = runs.set_index(["candidate", "seed"]).index
         runs = pd.concat([old[~old.set_index(["candidate", "seed"]).index.isin(done)], runs], ignore_index=True)
     return runs.sort_values(["candidate", "seed"]).reset_index(drop=True)
+
+
+def check_one_length(old: pd.DataFrame, bits) -> None:
+    """ValueError unless the earlier search ``old`` is at the code length(s) ``bits`` (one search
+    file holds one length: its summary is a mean over seeds)."""
+    bits = {int(b) for b in bits}
+    if len(old) and len(set(old["bits"]) | bits) > 1:
+        raise ValueError(f"the earlier search holds {sorted(set(old['bits']))} bits and this one {sorted(bits)}: "
+                         "write a search at another length to its own --out")
 
 
 def summarise(runs: pd.DataFrame, baseline: str) -> tuple[pd.DataFrame, list]:
@@ -111,9 +116,10 @@ def cli(argv, *, description: str, method: str, protocol: str, bits: int, candid
         ap.error(str(err))
     path = Path(args.out)
     old = pd.read_json(path.with_suffix(".json")) if path.with_suffix(".json").is_file() else pd.DataFrame()
-    if len(old) and set(old["bits"]) != {args.bits}:  # before any run
-        ap.error(f"{path.with_suffix('.json')} holds a search at {sorted(set(old['bits']))} bits; "
-                 f"write the {args.bits}-bit search to its own --out")
+    try:
+        check_one_length(old, {args.bits})  # before any run
+    except ValueError as err:
+        ap.error(f"{path.with_suffix('.json')}: {err}")
     runs = keep_previous(run_candidates(method, protocol, args.bits, args.seeds, candidates, args.only, recipe), old)
     runs.to_json(path.with_suffix(".json"), orient="records", indent=1)
     summary, claims = summarise(runs, baseline)
