@@ -21,12 +21,18 @@ run that made it). The plan counts which of those keys are in the run cache now
   (``reproduce-<profile>.json``) minus its manifest's wall time.
 
 Rates are those of the machine that made the manifests (``manifest["machine"]``).
+
+A manifest describes the settings of the commit that made it. When the notebook's parameter
+files, the profiles (recipes) or the recorded method versions have changed since that commit
+(``git diff`` against the working tree), its next runs are other runs: the plan still counts the
+old ones, and says so (``NotebookPlan.settings_changed``).
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
 import json
+import subprocess
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -52,6 +58,7 @@ class NotebookPlan:
     overhead_s: float = 0.0    # the notebook's own time beyond its runs, kernel start included
     unknown_trunks: int = 0    # trunks missing with no recorded pass to estimate them by
     cpus: int | None = None    # CPU count of the machine that made the manifest
+    settings_changed: bool | None = None  # params / profiles / method versions differ from the manifest's commit
 
     @property
     def estimate_s(self) -> float | None:
@@ -166,11 +173,34 @@ def kernel_startup_s(figures_root: Path, profile: str) -> float:
     return gaps[mid] if len(gaps) % 2 else (gaps[mid - 1] + gaps[mid]) / 2
 
 
+#: what decides a notebook's runs besides its notebook file: {stem} is the notebook's params folder
+SETTINGS_PATHS = ("params/{stem}", "params/profiles", "tests/fixtures/method_versions.json")
+
+
+def settings_changed(stem: str, commit: str | None, root: Path) -> bool | None:
+    """Whether ``stem``'s settings (:data:`SETTINGS_PATHS`) in the working tree at ``root`` differ
+    from those at ``commit``; None when that cannot be told (no git, not a repository, commit
+    unknown to it)."""
+    if not commit or commit == "unknown":
+        return None
+    paths = [p.format(stem=stem) for p in SETTINGS_PATHS]
+    try:
+        done = subprocess.run(["git", "diff", "--quiet", commit.split("+")[0], "--", *paths], cwd=root,
+                              capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {0: False, 1: True}.get(done.returncode)  # other codes: bad commit or not a repository
+
+
 def plan_batch(stems: Iterable[str], figures_root: Path, cache: Path | None = None,
-               profile: str = "cpu", empty_cache: bool = False) -> list[NotebookPlan]:
+               profile: str = "cpu", empty_cache: bool = False,
+               repo: Path | None = None) -> list[NotebookPlan]:
     """The plan of running ``stems`` in order, from the manifests in ``figures_root/<stem>/``;
-    ``empty_cache``: as on a fresh machine (no run and no trunk cached), whatever ``cache`` holds."""
+    ``empty_cache``: as on a fresh machine (no run and no trunk cached), whatever ``cache`` holds;
+    ``repo``: the checkout whose settings are compared with each manifest's commit (default: the
+    one holding ``figures_root``)."""
     cache = Path(cache) if cache is not None else cache_root()
+    repo = Path(repo) if repo is not None else Path(figures_root).resolve().parent
     figures_root = Path(figures_root)
     passes = recorded_trunk_passes(figures_root)
     startup = kernel_startup_s(figures_root, profile)
@@ -183,7 +213,8 @@ def plan_batch(stems: Iterable[str], figures_root: Path, cache: Path | None = No
             plans.append(NotebookPlan(stem, known=False))
             continue
         runs = manifest.get("runs") or {}
-        plan = NotebookPlan(stem, known=True, runs=len(runs), cpus=(manifest.get("machine") or {}).get("cpu_count"))
+        plan = NotebookPlan(stem, known=True, runs=len(runs), cpus=(manifest.get("machine") or {}).get("cpu_count"),
+                            settings_changed=settings_changed(stem, manifest.get("commit"), repo))
         computed_then = sum(run_compute_s(r.get("timings") or {}) + float((r.get("timings") or {}).get("trunk_s", 0.0) or 0.0)
                             for r in runs.values() if not r.get("cached"))
         plan.overhead_s = startup + max(0.0, float(manifest.get("wall_time_s", 0.0)) - computed_then)
@@ -234,6 +265,8 @@ def format_plan(plans: list[NotebookPlan], profile: str) -> str:
             note.append(f"incl. trunk pass {duration(p.trunk_s)}")
         if p.unknown_trunks:
             note.append(f"+ {p.unknown_trunks} trunk pass(es) never measured")
+        if p.settings_changed and p.runs:
+            note.append("settings changed since its manifest: these are its old runs")
         lines.append(f"  {p.stem:<{width}}  {p.runs:>5}  {p.cached:>6}  {p.to_compute:>7}  "
                      f"{duration(p.estimate_s):>14}" + (f"  ({'; '.join(note)})" if note else ""))
     known = [p for p in plans if p.known]
@@ -249,4 +282,8 @@ def format_plan(plans: list[NotebookPlan], profile: str) -> str:
     cpus = sorted({p.cpus for p in known if p.cpus})
     machines = f" (made on {'/'.join(map(str, cpus))} CPU cores)" if cpus else ""
     lines.append(line + f" at the rates recorded in the manifests{machines}")
+    changed = [p.stem for p in known if p.settings_changed and p.runs]
+    if changed:
+        lines.append(f"{len(changed)} notebook(s) have new params, recipes or method versions since their manifest: "
+                     "their runs will differ from those counted (their cost is a guess from the old ones)")
     return "\n".join(lines)

@@ -100,7 +100,7 @@ def test_gallery_cost_section_from_the_manifests(batch):
     assert gallery.cost_section(figures, ["nb_c"], "cpu") == []
 
 
-def test_a_trunk_counts_as_cached_only_with_the_image_sets_the_run_reads(tmp_path):
+def test_a_trunk_counts_as_cached_only_with_the_image_sets_the_run_reads(tmp_path, isolated_cache):
     """A trunk folder holding other image sets (e.g. a validation split's) does not spare the pass."""
     from hashlib_core.data import get_protocol
     from hashlib_core.data.identity import source_identity
@@ -187,3 +187,40 @@ def test_kernel_startup_from_the_batch_timings(batch):
     a, b = plan_mod.plan_batch(["nb_a", "nb_b"], figures, cache, profile="cpu")
     assert a.overhead_s == pytest.approx(5.0 + 1180 - (106 + 1056))
     assert plan_mod.kernel_startup_s(figures, "paper") == 0.0
+
+
+def _git(root: Path, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=root, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def test_a_notebook_whose_settings_changed_since_its_manifest_is_flagged(tmp_path, batch):
+    """Its manifest's runs are the old settings' runs: the plan says so rather than pass them off."""
+    figures, cache = batch
+    repo = tmp_path
+    for stem in ("nb_a", "nb_b"):
+        (repo / "params" / stem).mkdir(parents=True)
+        (repo / "params" / stem / "cpu.yaml").write_text("bits: [48]\n")
+    (repo / "params" / "profiles").mkdir()
+    (repo / "params" / "profiles" / "cpu.yaml").write_text("recipes: {lite0: {epochs: 30}}\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "params")
+    _git(repo, "commit", "-q", "-m", "settings")
+    commit = _git(repo, "rev-parse", "HEAD")
+    for stem in ("nb_a", "nb_b"):
+        manifest = json.loads((figures / stem / "manifest.json").read_text())
+        (figures / stem / "manifest.json").write_text(json.dumps({**manifest, "commit": commit}))
+    assert [p.settings_changed for p in plan_mod.plan_batch(["nb_a", "nb_b"], figures, cache, repo=repo)] == [False, False]
+    (repo / "params" / "nb_b" / "cpu.yaml").write_text("bits: [12, 48]\n")
+    a, b = plan_mod.plan_batch(["nb_a", "nb_b"], figures, cache, repo=repo)
+    assert (a.settings_changed, b.settings_changed) == (False, True)
+    text = plan_mod.format_plan([a, b], "cpu")
+    assert text.count("settings changed since its manifest") == 1 and "1 notebook(s) have new params" in text
+    (repo / "params" / "nb_b" / "cpu.yaml").write_text("bits: [48]\n")
+    (repo / "params" / "profiles" / "cpu.yaml").write_text("recipes: {lite0: {epochs: 60}}\n")  # a recipe: every notebook
+    assert [p.settings_changed for p in plan_mod.plan_batch(["nb_a", "nb_b"], figures, cache, repo=repo)] == [True, True]
+    # not a commit of this repository, or no repository at all: cannot tell
+    assert plan_mod.settings_changed("nb_a", "0" * 40, repo) is None
+    assert plan_mod.settings_changed("nb_a", "unknown", repo) is None
