@@ -29,7 +29,7 @@ docs/decisions.md, "Claims with seed statistics (issue 13)".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,7 @@ __all__ = [
     "rise_then_level_claim",
     "stable_claim",
     "paired_bootstrap_claim",
+    "versus_reported_claim",
     "claims_frame",
     "claims_by_setting",
 ]
@@ -448,6 +449,41 @@ def paired_bootstrap_claim(ap_a, ap_b, claim: str, arms: Sequence[str] = ("a", "
 
 _ROW_KEYS = {"claim", "kind", "arms", "means", "n_seeds", "differences", "verdict", "reason", "metric",
              "better", "peak", "tolerance", "interval", "n_queries"}
+
+
+def versus_reported_claim(runs: pd.DataFrame, reported: float | Mapping, claim: str, metric: str = "map", *,
+                          ours: str = "ours", paper: str = "paper", pair_on: Sequence[str] = ("bits", "seed"),
+                          min_seeds: int = MIN_SEEDS, z: float = SE_MULTIPLE) -> dict:
+    """"Ours reaches the paper's value": our runs against a number the paper reports (no spread
+    of its own, so it is taken as exact). Each cell's difference is ours − reported (``reported``:
+    one value, or one per ``bits``), averaged within each seed, and the module rule decides:
+    reproduced when ours is above by more than 2 SE in every seed, refuted when below by the same
+    rule, inconclusive when the paper's value is within our seed noise (or too few seeds)."""
+    cells = list(pair_on)
+    _check_runs(runs, metric, metric, cells)
+    a, nan_a = _arm_cells(runs.assign(__arm__=ours), "__arm__", ours, metric, cells)
+    if isinstance(reported, Mapping):
+        if "bits" not in cells:
+            raise ValueError("reported values per bit length need 'bits' in pair_on")
+        level = a.index.get_level_values("bits")
+        missing = sorted(set(int(b) for b in level) - set(int(b) for b in reported))
+        if missing:
+            raise ValueError(f"no reported value for bits {missing}; reported has {sorted(reported)}")
+        values = [float(reported[int(b)]) for b in level]
+    else:
+        values = [float(reported)] * len(a)
+    if not np.isfinite(values).all():
+        raise ValueError(f"the reported value must be a finite number, got {reported!r}")
+    b = pd.Series(values, index=a.index, dtype=float)
+    c = _compare_cells(ours, paper, a, b, min_seeds, z)
+    if nan_a:
+        c = Comparison(**{**c.__dict__, "note": "; ".join(filter(None, [c.note, f"NaN {metric} dropped ({nan_a})"]))})
+    verdict = {">": "reproduced", "<": "refuted"}.get(c.outcome, "inconclusive")
+    head = {">": f"ours above the reported value by > {z:g} SE in every seed",
+            "<": f"ours below the reported value by > {z:g} SE in every seed"}.get(c.outcome, "")
+    note = c.note.replace(f", {paper}: {c.n_seeds_b}", "")
+    return _row(claim, "versus reported", [ours, paper], [c.mean_a, c.mean_b], [c.n_seeds_a, c.n_seeds_a],
+                [(f"{ours} − {paper}", c.diff, c.se)], verdict, "; ".join(filter(None, [head, note])), metric=metric)
 
 
 def not_run(claim: str, reason: str, arms: Sequence = ()) -> dict:

@@ -296,3 +296,43 @@ def test_claims_frame_and_by_setting():
     assert set(table.verdict) <= set(C.VERDICTS)
     with pytest.raises(ValueError, match="not a claim row"):
         C.claims_frame([{"claim": "x"}])
+
+
+# --- ours against a value the paper reports -------------------------------------------------
+
+
+def _runs_at(values_by_bits: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"bits": b, "seed": s, "map": v} for b, vals in values_by_bits.items()
+                         for s, v in enumerate(vals)])
+
+
+def test_versus_reported_below_within_and_above_the_paper():
+    below = C.versus_reported_claim(_runs_at({12: [0.72, 0.73, 0.725]}), 0.779, "ours ≥ paper, 12 bits")
+    assert below["verdict"] == "refuted" and below["kind"] == "versus reported"
+    (label, d, se), = below["differences"]
+    assert label == "ours − paper" and d == pytest.approx(0.725 - 0.779) and se == pytest.approx(0.005 / np.sqrt(3))
+    assert below["means"] == pytest.approx([0.725, 0.779]) and below["n_seeds"] == [3, 3]
+    # the paper's value inside the seed spread: no verdict either way
+    within = C.versus_reported_claim(_runs_at({48: [0.84, 0.85, 0.846]}), 0.845, "c")
+    assert within["verdict"] == "inconclusive" and "within noise" in within["reason"]
+    above = C.versus_reported_claim(_runs_at({48: [0.86, 0.87, 0.865]}), 0.845, "c")
+    assert above["verdict"] == "reproduced"
+    # one seed below the paper by a lot is still one seed
+    one = C.versus_reported_claim(_runs_at({12: [0.5]}), 0.779, "c")
+    assert one["verdict"] == "inconclusive" and "fewer than 3 seeds (ours: 1)" in one["reason"]
+
+
+def test_versus_reported_per_length_values_pool_over_lengths():
+    runs = _runs_at({12: [0.78, 0.79, 0.785], 24: [0.80, 0.81, 0.805]})
+    row = C.versus_reported_claim(runs, {12: 0.779, 24: 0.827}, "c")
+    # per seed the mean of its two cells' differences: -0.013, -0.003, -0.008 (all below the paper)
+    d = np.mean([(0.78 - 0.779 + 0.80 - 0.827) / 2, (0.79 - 0.779 + 0.81 - 0.827) / 2, (0.785 - 0.779 + 0.805 - 0.827) / 2])
+    assert row["differences"][0][1] == pytest.approx(d) and row["verdict"] == "refuted"
+    with pytest.raises(ValueError, match=r"no reported value for bits \[24\]"):
+        C.versus_reported_claim(runs, {12: 0.779}, "c")
+    with pytest.raises(ValueError, match="finite"):
+        C.versus_reported_claim(runs, float("nan"), "c")
+    with pytest.raises(ValueError, match="no column"):
+        C.versus_reported_claim(runs.drop(columns="map"), 0.8, "c")
+    table = C.claims_frame([row])
+    assert table.loc[0, "arms"] == "ours → paper" and table.loc[0, "n seeds"] == "3"

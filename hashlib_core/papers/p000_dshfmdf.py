@@ -8,9 +8,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from hashlib_core.claims import claims_frame, versus_reported_claim
 from hashlib_core.reporting import format_mean_sd
 
-__all__ = ["TABLE2_ORDER", "dshfmdf_rows", "table2_layout"]
+__all__ = ["TABLE2_ORDER", "dshfmdf_rows", "table2_layout", "versus_paper_claims"]
 
 #: the row order of paper 000's Table 2 (its "Ours" row is our "DSHFMDF")
 TABLE2_ORDER = ["SH", "ITQ", "KSH", "SDH", "LSH", "PCAH", "CNNH", "DNNH", "DHN", "HashNet", "DPSH", "DSDH", "DCH",
@@ -65,3 +66,27 @@ def table2_layout(ours: pd.DataFrame, paper: pd.DataFrame, order: Sequence[str] 
     if stand_in:
         table = table.rename(columns={c: c.replace(k, v) for c in cols for k, v in stand_in.items() if c.startswith(k + "@")})
     return table
+
+
+def versus_paper_claims(runs: pd.DataFrame, paper: pd.DataFrame, by: Sequence[str] = ("setting", "protocol"),
+                        digits: int = 3) -> pd.DataFrame:
+    """"Ours reaches the paper's MAP" for every group of ``by`` and bit length the paper reports
+    (:func:`hashlib_core.claims.versus_reported_claim`: refuted when our seeds are below the paper's
+    value beyond their noise, inconclusive when it is within it, reproduced when above).
+
+    ``runs``: one row per run with ``by`` columns, ``dataset``, ``bits``, ``seed``, ``map``;
+    ``paper``: :func:`hashlib_core.reported.reported` rows of one method (``dataset, bits, value``).
+    Cells the paper has no value for are left out."""
+    missing = [c for c in ("dataset", "bits", "value") if c not in paper.columns]
+    if missing:
+        raise ValueError(f"paper has no column(s) {missing}: pass reported(paper, table, method=...) rows")
+    value = {(d, int(b)): float(v) for d, b, v in paper[["dataset", "bits", "value"]].itertuples(index=False)}
+    rows = []
+    for key, sub in runs.groupby([*by, "dataset", "bits"], sort=False):
+        *group, dataset, bits = key
+        if (dataset, int(bits)) not in value:
+            continue
+        reported_value = value[(dataset, int(bits))]
+        row = versus_reported_claim(sub, reported_value, f"ours ≥ paper at {int(bits)} bits ({reported_value:.{digits}f})")
+        rows.append({**dict(zip(by, group)), "bits": int(bits), **row})
+    return claims_frame(rows, digits)

@@ -1,0 +1,56 @@
+"""Paper 000's table assembly (hashlib_core.papers.p000_dshfmdf) on small synthetic runs."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from hashlib_core.papers.p000_dshfmdf import dshfmdf_rows, table2_layout, versus_paper_claims
+from hashlib_core.reported import reported
+from hashlib_core.tables import summarise
+
+PAPER = pd.DataFrame({"method": "DSHFMDF", "dataset": "cifar10", "bits": [12, 48], "value": [0.779, 0.845]})
+
+
+def _runs(maps: dict) -> pd.DataFrame:
+    """maps: (setting, bits) -> per-seed MAP"""
+    return pd.DataFrame([{"setting": s, "protocol": "cifar10-dshfmdf", "dataset": "cifar10", "bits": b, "seed": i,
+                          "map": v} for (s, b), vals in maps.items() for i, v in enumerate(vals)])
+
+
+def test_versus_paper_claims_one_row_per_setting_and_length_the_paper_has():
+    runs = _runs({("lite0", 12): [0.72, 0.73, 0.725], ("lite0", 48): [0.84, 0.85, 0.846],
+                  ("lite0", 24): [0.8, 0.8, 0.8], ("vgg", 12): [0.18, 0.2, 0.19]})
+    table = versus_paper_claims(runs, PAPER)
+    assert list(table.columns[:3]) == ["setting", "protocol", "bits"]
+    got = {(r.setting, r.bits): r.verdict for r in table.itertuples()}
+    # 24 bits: no paper value in this frame, so no row
+    assert got == {("lite0", 12): "refuted", ("lite0", 48): "inconclusive", ("vgg", 12): "refuted"}
+    row = table[(table["setting"] == "lite0") & (table["bits"] == 12)].iloc[0]
+    assert row["claim"] == "ours ≥ paper at 12 bits (0.779)" and row["means"] == "0.725 → 0.779"
+    assert row["difference ± SE"].startswith("ours − paper: -0.054 ± 0.003")
+
+
+def test_versus_paper_claims_on_the_papers_own_table_2_values():
+    paper = reported("000", "table2", method="DSHFMDF")
+    cifar = paper[paper["dataset"] == "cifar10"]
+    runs = _runs({("lite0", int(b)): [v + 0.01, v + 0.02, v + 0.015] for b, v in zip(cifar["bits"], cifar["value"])})
+    table = versus_paper_claims(runs, paper)
+    assert sorted(table["bits"]) == sorted(int(b) for b in cifar["bits"]) and set(table["verdict"]) == {"reproduced"}
+
+
+def test_table2_layout_paper_ours_and_diff_rows():
+    runs = _runs({("lite0", 12): [0.70, 0.72, 0.71], ("lite0", 48): [0.80, 0.82, 0.81]})
+    ours = summarise(runs, ["setting", "dataset", "bits"])
+    table = table2_layout(dshfmdf_rows(ours), PAPER)
+    assert list(table["row"]) == ["paper", "ours", "diff (ours − paper)"]
+    assert list(table.columns) == ["method", "row", "inputs", "cifar10@12", "cifar10@48"]
+    assert table.loc[1, "cifar10@12"] == "0.710 ± 0.010" and table.loc[2, "cifar10@48"] == "-0.035"
+    assert table.loc[0, "cifar10@12"] == "0.779" and table.loc[1, "inputs"] == "lite0"
+    only_paper = table2_layout(dshfmdf_rows(ours), pd.concat([PAPER, PAPER.assign(method="DPSH")]))
+    assert "paper (reported only; not run here)" in set(only_paper["row"])
+
+
+@pytest.mark.parametrize("bad", ["dataset", "value"])
+def test_versus_paper_claims_needs_the_papers_columns(bad):
+    with pytest.raises(ValueError, match=rf"paper has no column\(s\) \['{bad}'\]"):
+        versus_paper_claims(_runs({("lite0", 12): [0.7, 0.7, 0.7]}), PAPER.drop(columns=bad))
