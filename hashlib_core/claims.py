@@ -156,7 +156,8 @@ def _compare_cells(a_name, b_name, a: pd.Series, b: pd.Series, min_seeds: int, z
         if np.all(vals == 0):
             notes.insert(0, "tie in every seed")
         elif abs(diff) <= z * se:
-            notes.insert(0, f"gap within noise (|d| = {abs(diff):.4f} <= {z:g} SE = {z * se:.4f})")
+            # no "|" in the text: it would split a markdown table's cell
+            notes.insert(0, f"gap within noise (d = {diff:+.4f}, {z:g} SE = {z * se:.4f})")
         else:
             notes.insert(0, "sign of the difference differs across seeds")
     return Comparison(str(a_name), str(b_name), mean_a, mean_b, na, nb, diff, se, n, outcome, "; ".join(notes))

@@ -110,7 +110,9 @@ class Report:
     def save_table(self, df: pd.DataFrame, name: str, caption: str = "") -> pd.DataFrame:
         """Write ``df`` as ``<name>.csv`` and ``<name>.md`` (with the caption above the table)."""
         self._write_text(f"{name}.csv", df.to_csv(index=False))
-        md = (f"{caption}\n\n" if caption else "") + df.to_markdown(index=False) + "\n"
+        # a "|" inside a cell would end it early in markdown (pandas does not escape it)
+        shown = df.map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v)
+        md = (f"{caption}\n\n" if caption else "") + shown.to_markdown(index=False) + "\n"
         md += f"\n_profile `{self.profile}`, generated {_dt.date.today().isoformat()}_\n"
         self._write_text(f"{name}.md", md)
         return df

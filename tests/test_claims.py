@@ -336,3 +336,9 @@ def test_versus_reported_per_length_values_pool_over_lengths():
         C.versus_reported_claim(runs.drop(columns="map"), 0.8, "c")
     table = C.claims_frame([row])
     assert table.loc[0, "arms"] == "ours → paper" and table.loc[0, "n seeds"] == "3"
+
+
+def test_reasons_hold_no_pipe_that_would_split_a_markdown_cell():
+    runs = _runs_at({48: [0.84, 0.85, 0.846]})
+    row = C.versus_reported_claim(runs, 0.845, "c")
+    assert "within noise" in row["reason"] and "|" not in row["reason"]

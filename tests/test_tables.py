@@ -76,3 +76,13 @@ def test_setting_label_names_the_network():
                            train={"freeze_backbone": True}, input_size=224)
     assert setting_label(scratch) == "VGG-19-BN ×0.125, from scratch, 32 px"
     assert setting_label(lite) == "EfficientNet-Lite0, ImageNet-pretrained, frozen trunk, 224 px"
+
+
+def test_save_table_escapes_pipes_in_markdown_cells_only(tmp_path, monkeypatch):
+    monkeypatch.setenv(reporting.FIGURES_ENV, str(tmp_path))
+    rep = reporting.Report("nb", "cpu", seeds=[0])
+    rep.save_table(pd.DataFrame({"reason": ["gap |d| small"], "x": [1.5]}), "t")
+    md = (tmp_path / "nb" / "t.md").read_text()
+    row = [line for line in md.splitlines() if "gap" in line][0]
+    assert "gap \\|d\\| small" in row and row.count(" | ") == 1  # two cells, one separator
+    assert pd.read_csv(tmp_path / "nb" / "t.csv")["reason"][0] == "gap |d| small"
