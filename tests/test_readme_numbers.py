@@ -70,3 +70,26 @@ def test_every_committed_figure_was_computed_at_a_clean_known_commit():
         commits = {m.get("commit", "unknown")} | {r.get("computed_at_commit", "unknown") for r in m.get("runs", {}).values()}
         bad += [f"{manifest.parent.name}: {c}" for c in commits if c in ("", "unknown") or c.endswith("+dirty")]
     assert bad == []
+
+
+def _listed(values: list) -> str:
+    """12 / 12 and 24 / 12, 24 and 48"""
+    values = [str(v) for v in values]
+    return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " and " + values[-1]
+
+
+def test_readme_states_each_lengths_verdict_against_the_paper():
+    """The README's "below it at ... bits" sentence is notebook 01's versus-paper claims table for
+    the Lite0 row, verdict by verdict (issue 16: say honestly which lengths meet the paper)."""
+    with open(FIGURES / "01_dshfmdf_table2" / "dshfmdf_vs_paper_claims.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f)
+                if r["setting"].startswith("EfficientNet-Lite0") and r["protocol"] == "cifar10-dshfmdf"]
+    assert len(rows) == 4
+    words = {"refuted": "below it", "inconclusive": "within our seed noise", "reproduced": "above it"}
+    parts = []
+    for verdict in ("refuted", "inconclusive", "reproduced"):
+        bits = sorted(int(r["bits"]) for r in rows if r["verdict"] == verdict)
+        if bits:
+            parts.append(f"{words[verdict]} at {_listed(bits)} bits")
+    sentence = "; ".join(parts) + "."
+    assert sentence in README.replace("\n", " "), f"the README should say: {sentence}"
