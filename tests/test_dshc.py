@@ -384,3 +384,20 @@ def test_table2_and_the_ordering_claims_follow_the_runs():
     assert last["verdict"] == "refuted" and "faster" in last["claim"]
     no_table2 = p004.comparison_claims(runs, runs2[runs2.method == "dshc"], ["dpsh"], "cifar10-mosaic", 30, 60)
     assert [c["claim"][:7] for c in no_table2] == ["Table 1", "Table 1"]  # no Table 2 claims without its runs
+
+
+def test_comparison_claims_put_dshc_against_the_papers_table1_value_first():
+    from hashlib_core.reported import reported
+
+    three = _three_seed_runs()
+    three2 = three[three.protocol == "cifar10-dshc"].assign(bits=60)
+    rows = p004.comparison_claims(three, three2, ["dpsh"], "cifar10-mosaic", 30, 60, paper_table1=reported("004", "table1"))
+    first = rows[0]
+    assert first["kind"] == "versus reported" and "0.943" in first["claim"] and "(30 bits)" in first["claim"]
+    dshc = three[(three.protocol == "cifar10-dshc") & (three.method == "dshc")]["map"]
+    assert first["means"] == pytest.approx([dshc.mean(), 0.9431])
+    assert first["verdict"] == "refuted"  # 0.800-0.806 in every seed, far below 0.943
+    assert len(rows) == 1 + len(p004.comparison_claims(three, three2, ["dpsh"], "cifar10-mosaic", 30, 60))
+    # the paper's DSHC value is at 30 bits: another Table 1 length gets no versus-paper row
+    assert p004.comparison_claims(three.assign(bits=32), three2, ["dpsh"], "cifar10-mosaic", 32, 60,
+                                  paper_table1=reported("004", "table1"))[0]["kind"] != "versus reported"

@@ -12,7 +12,7 @@ import pandas as pd
 from hashlib_core.methods import METHODS
 from hashlib_core.names import paper_method_name
 from hashlib_core.runner import make_config
-from hashlib_core.claims import ordering_claim
+from hashlib_core.claims import ordering_claim, versus_reported_claim
 from hashlib_core.tables import results_frame, summarise
 
 __all__ = ["last_epochs_seconds", "with_train_subset", "configs", "split_methods", "comparison_model", "run_extras",
@@ -145,12 +145,20 @@ def table2(runs, paper):
 
 
 def comparison_claims(runs1, runs2, compared: Sequence[str], ml_protocol: str, bits_table1: int,
-                      bits_table2: int) -> list:
+                      bits_table2: int, paper_table1=None) -> list:
     """Paper 004's orderings in Tables 1-2 as claim rows (:mod:`hashlib_core.claims`, paired by seed):
     DSHC above each compared method on CIFAR-10 at both code lengths and on the multi-label
     stand-in (DSHC's label code and the method's code have different lengths, so the pairs are by
-    seed alone), and DSHC's last ten epochs faster than DPSH's."""
+    seed alone), and DSHC's last ten epochs faster than DPSH's. With ``paper_table1`` (the
+    reported Table 1 rows) first DSHC's CIFAR-10 MAP against the paper's own value
+    (:func:`hashlib_core.claims.versus_reported_claim`)."""
     claims = []
+    if paper_table1 is not None:
+        value, bits = table1_paper_value(paper_table1, "dshc", "cifar10")
+        sub = runs1[(runs1.protocol == "cifar10-dshc") & (runs1.method == "dshc")]
+        if bits is not None and len(sub) and int(bits) == int(bits_table1):
+            claims.append(versus_reported_claim(sub, value, f"Table 1: DSHC ≥ the paper's {value:.3f} on CIFAR-10 "
+                                                f"({bits_table1} bits)"))
     for m in compared:
         sub = runs1[(runs1.protocol == "cifar10-dshc") & runs1.method.isin(["dshc", m])]
         claims.append(ordering_claim(sub, "method", ["dshc", m], f"Table 1: DSHC > {m.upper()} on CIFAR-10 ({bits_table1} bits)"))
