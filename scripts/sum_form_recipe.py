@@ -27,6 +27,7 @@ BASELINE = "epochs-30"
 CANDIDATES = {
     "epochs-30": ("the lite0 recipe chosen under the mean form: 30 epochs, lr 1e-3", {"train": {"epochs": 30}}),
     "epochs-60": ("60 epochs (the recipe since this search)", {"train": {"epochs": 60}}),
+    "epochs-120": ("120 epochs (checked at 12 bits, where 60 still gained most over 30)", {"train": {"epochs": 120}}),
     "lr-3e-3": ("30 epochs, head learning rate 3e-3", {"train": {"epochs": 30, "lr": 3e-3}}),
     "lr-step-20": ("30 epochs, lr 1e-3, x0.1 after epoch 20", {"train": {"epochs": 30, "lr_step": 20, "lr_gamma": 0.1}}),
     "epochs-60-tail-lr-1e-4": ("60 epochs; the trunk's head conv + BN trained from cached conv5 taps, trunk lr 1e-4",
