@@ -98,8 +98,9 @@ def report(title: str, intro: str, candidates: Mapping[str, Candidate], runs: pd
 
 def cli(argv, *, description: str, method: str, protocol: str, bits: int, candidates: Mapping[str, Candidate],
         baseline: str, recipe: str, out, title: str, intro) -> int:
-    """A search script's command line (``--seeds``, ``--bits``, ``--only``, ``--out``): runs the
-    candidates, keeps earlier rows from ``<out>.json``, writes ``<out>`` (Markdown) and the JSON.
+    """A search script's command line (``--seeds``, ``--bits``, ``--only``, ``--out``, ``--baseline``):
+    runs the candidates, keeps earlier rows from ``<out>.json``, writes ``<out>`` (Markdown) and the
+    JSON; every candidate is compared with ``--baseline`` (default ``baseline``: the current recipe).
     ``intro(bits) -> str`` is the Markdown's opening paragraph."""
     import argparse
     from pathlib import Path
@@ -109,7 +110,9 @@ def cli(argv, *, description: str, method: str, protocol: str, bits: int, candid
     ap.add_argument("--bits", type=int, default=int(bits))
     ap.add_argument("--only", nargs="+", default=list(candidates), help=f"candidates, of {list(candidates)}")
     ap.add_argument("--out", default=str(out))
+    ap.add_argument("--baseline", default=baseline, help=f"the candidate every other is compared with (default {baseline})")
     args = ap.parse_args(argv)
+    baseline = args.baseline
     try:
         check_candidates(candidates, args.only, baseline)
     except ValueError as err:

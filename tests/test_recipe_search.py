@@ -35,3 +35,12 @@ def test_a_search_runs_ranks_and_pairs_by_seed(isolated_cache):
     with pytest.raises(ValueError, match="another length to its own --out"):
         recipe_search.keep_previous(again.assign(bits=48), runs)
     assert recipe_search.keep_previous(runs, pd.DataFrame()).equals(runs.sort_values(["candidate", "seed"]).reset_index(drop=True))
+
+
+def test_cli_baseline_option_is_checked_before_any_run(tmp_path, capsys):
+    kwargs = dict(description="d", method="hashnet", protocol="cifar10-dshfmdf:val", bits=12, candidates=CANDIDATES,
+                  baseline="one-epoch", recipe=None, out=tmp_path / "r.md", title="t", intro=lambda b: "i")
+    with pytest.raises(SystemExit):
+        recipe_search.cli(["--baseline", "nosuch", "--only", "one-epoch"], **kwargs)
+    assert "baseline 'nosuch' is not a candidate" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()   # refused before any run or write
