@@ -61,6 +61,11 @@ class NotebookPlan:
     settings_changed: bool | None = None  # params / profiles / method versions differ from the manifest's commit
 
     @property
+    def counts_old_runs(self) -> bool:
+        """Its manifest's runs are those of older settings (a notebook without runs has none to be stale)."""
+        return bool(self.settings_changed and self.runs)
+
+    @property
     def estimate_s(self) -> float | None:
         return self.runs_s + self.trunk_s + self.overhead_s if self.known else None
 
@@ -265,7 +270,7 @@ def format_plan(plans: list[NotebookPlan], profile: str) -> str:
             note.append(f"incl. trunk pass {duration(p.trunk_s)}")
         if p.unknown_trunks:
             note.append(f"+ {p.unknown_trunks} trunk pass(es) never measured")
-        if p.settings_changed and p.runs:
+        if p.counts_old_runs:
             note.append("settings changed since its manifest: these are its old runs")
         lines.append(f"  {p.stem:<{width}}  {p.runs:>5}  {p.cached:>6}  {p.to_compute:>7}  "
                      f"{duration(p.estimate_s):>14}" + (f"  ({'; '.join(note)})" if note else ""))
@@ -282,7 +287,7 @@ def format_plan(plans: list[NotebookPlan], profile: str) -> str:
     cpus = sorted({p.cpus for p in known if p.cpus})
     machines = f" (made on {'/'.join(map(str, cpus))} CPU cores)" if cpus else ""
     lines.append(line + f" at the rates recorded in the manifests{machines}")
-    changed = [p.stem for p in known if p.settings_changed and p.runs]
+    changed = [p.stem for p in known if p.counts_old_runs]
     if changed:
         lines.append(f"{len(changed)} notebook(s) have new params, recipes or method versions since their manifest: "
                      "their runs will differ from those counted (their cost is a guess from the old ones)")
