@@ -401,3 +401,44 @@ def test_comparison_claims_put_dshc_against_the_papers_table1_value_first():
     # the paper's DSHC value is at 30 bits: another Table 1 length gets no versus-paper row
     assert p004.comparison_claims(three.assign(bits=32), three2, ["dpsh"], "cifar10-mosaic", 32, 60,
                                   paper_table1=reported("004", "table1"))[0]["kind"] != "versus reported"
+
+
+def _radius_results(collapsing: str, seeds=(0, 1, 2), bits=8):
+    """Fake runs of two methods on 4 classes: ``collapsing`` maps every item of a class onto its
+    class's code (recall at distance 0 = 1); the other spreads a class over distinct codes."""
+    from types import SimpleNamespace
+    from hashlib_core import metrics
+
+    results, curves = {}, {}
+    for s in seeds:
+        rng = np.random.default_rng(s)
+        centres = np.where(rng.random((4, bits)) < 0.5, -1, 1).astype(np.int8)
+        dl, ql = np.repeat(np.arange(4), 20), np.repeat(np.arange(4), 5)
+        for m in ("dshc", "dpsh"):
+            db, q = centres[dl].copy(), centres[ql].copy()
+            if m != collapsing:  # one flipped bit per item, at a random position: few exact matches
+                for codes in (db, q):
+                    idx = rng.integers(0, bits, len(codes))
+                    codes[np.arange(len(codes)), idx] *= -1
+            r = SimpleNamespace(db_codes=db, query_codes=q, metrics={"map": 0.5})
+            results[(m, bits, s)] = r
+            curves[(m, bits, s)] = metrics.precision_recall_vs_radius(q, db, ql, dl)
+    return results, curves
+
+
+def test_radius_claims_judge_recall_at_distance_zero_paired_by_seed():
+    from hashlib_core.reported import reported
+
+    paper = reported("004", "fig3")
+    rows = p004.radius_rows(*_radius_results("dpsh"), paper)
+    assert set(rows.columns) >= {"method", "bits", "seed", "recall@r0", "distinct db codes", "paper recall@r0"}
+    assert (rows[rows.method == "dpsh"]["recall@r0"] == 1.0).all()
+    assert (rows[rows.method == "dpsh"]["distinct db codes"] <= 4).all()
+    [claim] = p004.radius_claims(rows, ["dpsh"])
+    assert claim["verdict"] == "reproduced" and claim["n_seeds"] == [3, 3]
+    # DSHC collapsing instead: the paper's reading is refuted
+    [claim] = p004.radius_claims(p004.radius_rows(*_radius_results("dshc"), paper), ["dpsh"])
+    assert claim["verdict"] == "refuted"
+    # one seed is never a result
+    [claim] = p004.radius_claims(p004.radius_rows(*_radius_results("dpsh", seeds=(0,)), paper), ["dpsh"])
+    assert claim["verdict"] == "inconclusive"

@@ -173,3 +173,35 @@ def comparison_claims(runs1, runs2, compared: Sequence[str], ml_protocol: str, b
                                      "Table 2: DSHC trains faster than DPSH (last ten epochs)",
                                      metric="runtime_last10_s", better="lower"))
     return claims
+
+
+def radius_rows(results: Mapping[tuple, Any], curves: Mapping[tuple, Mapping[str, np.ndarray]], paper) -> pd.DataFrame:
+    """Fig. 3's numbers per run: recall and precision at Hamming distance 0 and <= 2, the number of
+    distinct database codes and the MAP, keyed ``(method, bits, seed)`` in ``results`` and ``curves``
+    (``curves`` from :func:`hashlib_core.metrics.precision_recall_vs_radius`), beside the recall at
+    distance 0 the paper reports (``reported("004", "fig3")``; NaN where it gives none)."""
+    rows = []
+    for (m, b, s), r in results.items():
+        c = curves[(m, b, s)]
+        p = paper[(paper.method == m.upper()) & (paper.bits == b)]
+        r2 = min(2, b)
+        rows.append({"method": m, "bits": b, "seed": s, "recall@r0": float(c["recall"][0]),
+                     "precision@r0": float(c["precision"][0]), "recall@r2": float(c["recall"][r2]),
+                     "precision@r2": float(c["precision"][r2]),
+                     "distinct db codes": int(len(np.unique(r.db_codes, axis=0))), "map": r.metrics["map"],
+                     "paper recall@r0": float(p.value.iloc[0]) if len(p) else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def radius_claims(rows: pd.DataFrame, compared: Sequence[str]) -> list:
+    """§4.2's reading of Fig. 3 as claim rows: at each code length a compared method (DPSH) has a
+    higher recall at Hamming distance 0 than DSHC, because it "collapses" a class onto few codes.
+    Judged on ``recall@r0`` paired by seed (:func:`hashlib_core.claims.ordering_claim`)."""
+    claims = []
+    for m in compared:
+        for b in sorted(rows.bits.unique()):
+            sub = rows[(rows.bits == b) & rows.method.isin(["dshc", m])]
+            claims.append(ordering_claim(sub, "method", [m, "dshc"],
+                                         f"{b} bits: recall at distance 0 of {m.upper()} > DSHC "
+                                         f"(the former collapses classes onto a code)", metric="recall@r0"))
+    return claims
