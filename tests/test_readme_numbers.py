@@ -1,6 +1,7 @@
 """The README's numbers come from the committed figure tables, not from typing (issue 13): every
 "mean ± sd" in the README is a cell of some figures/*/*.csv, the README's copy of paper 000 Table 2
-is that notebook's table cell for cell, and the headline sentence quotes its Lite0 row."""
+is that notebook's table cell for cell, the headline sentence quotes its Lite0 row, and a regenerated folder's row in the artefact map quotes
+that folder's tables."""
 import csv
 import re
 
@@ -93,3 +94,43 @@ def test_readme_states_each_lengths_verdict_against_the_paper():
             parts.append(f"{words[verdict]} at {_listed(bits)} bits")
     sentence = "; ".join(parts) + "."
     assert sentence in README.replace("\n", " "), f"the README should say: {sentence}"
+
+
+def _folder_numbers(folder) -> list:
+    """Every numeric cell of a figure folder's CSV tables (and the leading number of "mean ± sd" cells)."""
+    values = []
+    for path in folder.glob("*.csv"):
+        with open(path, newline="") as f:
+            for row in csv.reader(f):
+                for cell in row:
+                    for token in re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", cell):
+                        values.append(float(token))
+    return values
+
+
+def _quoted_in(folder_numbers: list, text: str, percent: bool) -> bool:
+    """``text`` (as written in the README, e.g. "0.808" or "90.7") is some cell rounded to its decimals."""
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    target = float(text) / (100 if percent else 1)
+    shift = 2 if percent else 0
+    return any(round(v, decimals + shift) == round(target, decimals + shift) for v in folder_numbers)
+
+
+def test_regenerated_rows_of_the_artefact_map_quote_their_folders_tables():
+    """A regenerated folder's row in the README's artefact map ("... `figures/NN_x/` — numbers") quotes
+    only numbers found in that folder's tables (a decimal rounded as written; "x %" as a fraction).
+    Folders not regenerated yet are left to their regeneration (tests/test_stored_outputs.py)."""
+    from tests.test_stored_outputs import NOT_REGENERATED
+
+    checked, missing = 0, []
+    for line in README.splitlines():
+        m = re.search(r"`figures/(\d\d_[a-z0-9_]+)/`\s*—(.*)", line)
+        if not line.startswith("|") or not m or m.group(1) in NOT_REGENERATED:
+            continue
+        numbers = _folder_numbers(FIGURES / m.group(1))
+        for text, pct in re.findall(r"(?<![\w.])(\d+\.\d+)(\s*%)?", m.group(2).split("|")[0]):
+            checked += 1
+            if not _quoted_in(numbers, text, bool(pct)):
+                missing.append((m.group(1), text + pct))
+    assert checked, "no regenerated artefact-map row quotes a number: the test would check nothing"
+    assert missing == []
