@@ -1,7 +1,7 @@
 """The README's numbers come from the committed figure tables, not from typing (issue 13): every
 "mean ± sd" in the README is a cell of some figures/*/*.csv, the README's copy of paper 000 Table 2
-is that notebook's table cell for cell, the headline sentence quotes its Lite0 row, and a regenerated folder's row in the artefact map quotes
-that folder's tables."""
+is that notebook's table cell for cell, the headline sentence quotes its Lite0 row, and a
+regenerated folder's row in the artefact map quotes only that folder's tables."""
 import csv
 import re
 
