@@ -94,17 +94,26 @@ def _setting(manifest: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _is_claims_table(path: Path) -> bool:
+    """``claims.csv`` and every ``<name>_claims.csv`` (e.g. notebook 01's ``dshfmdf_vs_paper_claims``)."""
+    return path.stem == "claims" or path.stem.startswith("claims_") or path.stem.endswith("_claims")
+
+
 def _claims(folder: Path) -> list[str]:
+    """One line per claim: the verdict of :mod:`hashlib_core.claims` (column ``verdict``:
+    reproduced / refuted / inconclusive), or the yes / no of a table written before it
+    (column ``reproduced``), then the other columns."""
     lines = []
-    for path in sorted(folder.glob("claims*.csv")):
+    for path in sorted(p for p in folder.glob("*.csv") if _is_claims_table(p)):
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
-        if "claim" not in table.columns or "reproduced" not in table.columns:
-            raise ValueError(f"{path}: a claims table needs the columns 'claim' and 'reproduced', "
-                             f"has {list(table.columns)}")
-        rest = [c for c in table.columns if c not in ("claim", "reproduced", "setting")]
+        verdict_col = next((c for c in ("verdict", "reproduced") if c in table.columns), None)
+        if "claim" not in table.columns or verdict_col is None:
+            raise ValueError(f"{path}: a claims table needs the columns 'claim' and 'verdict' (or the older "
+                             f"'reproduced'), has {list(table.columns)}")
+        rest = [c for c in table.columns if c not in ("claim", verdict_col, "setting")]
         for _, rec in table.iterrows():
-            verdict = {"yes": "**reproduced**", "no": "**not reproduced**"}.get(rec["reproduced"].strip().lower(),
-                                                                                 f"**{rec['reproduced']}**")
+            verdict = {"yes": "**reproduced**", "no": "**not reproduced**"}.get(rec[verdict_col].strip().lower(),
+                                                                                 f"**{rec[verdict_col]}**")
             where = f" ({rec['setting']})" if "setting" in table.columns and rec["setting"] else ""
             detail = "; ".join(f"{c}: {rec[c]}" for c in rest if rec[c])
             lines.append(f"- {rec['claim']}{where} — {verdict}" + (f" — {detail}" if detail else ""))
@@ -127,7 +136,7 @@ def notebook_section(stem: str, artefacts: str, figures_root: Path) -> list[str]
               f"- generated {manifest.get('date', '?')} at commit `{str(manifest.get('commit', '?'))[:12]}`"
               f" ({len(manifest.get('runs', {}))} runs)", ""]
     for path in sorted(folder.glob("*.csv")):
-        if path.name.startswith("claims"):
+        if _is_claims_table(path):
             continue
         rows = comparison_rows(pd.read_csv(path))
         if rows:

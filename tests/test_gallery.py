@@ -49,10 +49,12 @@ def test_committed_gallery_has_paper_values_and_verdicts():
     table = pd.read_csv(FIGURES / "01_dshfmdf_table2" / "dshfmdf_vs_paper.csv")
     row = table[(table["bits"] == 48) & table["setting"].str.startswith("EfficientNet")].iloc[0]
     assert f"| {row['map']} | {row['paper']:.3f} | {float(row['map'].split()[0]) - row['paper']:.3f} |" in page
-    claims = pd.read_csv(FIGURES / "05_dshfmdf_table5_objective" / "claims.csv")
+    claims = pd.read_csv(FIGURES / "03_dshfmdf_table3_backbones" / "ladder_claims.csv")  # hashlib_core.claims
     for _, claim in claims.iterrows():
-        verdict = "**reproduced**" if claim["reproduced"] == "yes" else "**not reproduced**"
-        assert f"- {claim['claim']} — {verdict}" in page
+        assert f"- {claim['claim']} — **{claim['verdict']}**" in page
+    claims = pd.read_csv(FIGURES / "01_dshfmdf_table2" / "dshfmdf_vs_paper_claims.csv")  # named <x>_claims
+    assert len(claims) and all(f"- {c} ({s}) — **{v}**" in page
+                               for c, s, v in zip(claims["claim"], claims["setting"], claims["verdict"]))
 
 
 def _folder(root: Path, stem: str, tables: dict[str, pd.DataFrame], pngs=(), manifest=True):
@@ -75,6 +77,8 @@ def test_build_on_synthetic_folders(tmp_path):
                            "paper": [0.6, None], "paper runtime_s": [10.0, 20.0], "runtime_s": [12.5, 18.0]}),
         "claims": pd.DataFrame({"claim": ["x beats y", "y beats z"], "reproduced": ["yes", "no"],
                                 "ours": ["0.5 > 0.4", "0.3 > 0.4"]}),
+        "order_claims": pd.DataFrame({"claim": ["z beats w"], "bits": [12], "verdict": ["inconclusive"],
+                                      "n seeds": [1], "reason": ["fewer than 3 seeds"], "paper": [0.5]}),
     }, pngs=["fig"])
     _folder(tmp_path, "b_missing", {}, manifest=False)
     entries = [{"notebook": "notebooks/a_table.ipynb", "artefacts": "table A"},
@@ -86,6 +90,8 @@ def test_build_on_synthetic_folders(tmp_path):
     assert "| x, bits 48 | runtime_s | 18.0 | 20.0 | -2.000 |" in page
     assert "- x beats y — **reproduced** — ours: 0.5 > 0.4" in page
     assert "- y beats z — **not reproduced**" in page
+    assert "- z beats w — **inconclusive** — bits: 12; n seeds: 1; reason: fewer than 3 seeds; paper: 0.5" in page
+    assert "bits 12 | n seeds" not in page                  # a claims table is not a paper comparison
     assert "![a_table: fig](a_table/fig.png)" in page
     assert "at commit `0123456789ab`" in page and "seeds [0, 1]" in page and "`bits` = [12, 48]" in page
     assert "## b_missing" in page and "Not generated under this profile yet" in page
@@ -96,5 +102,5 @@ def test_build_on_synthetic_folders(tmp_path):
 
 def test_bad_claims_table_is_one_clear_error(tmp_path):
     _folder(tmp_path, "c", {"claims": pd.DataFrame({"statement": ["x"], "ok": ["yes"]})})
-    with pytest.raises(ValueError, match=r"claims.csv: a claims table needs the columns 'claim' and 'reproduced'"):
+    with pytest.raises(ValueError, match=r"claims.csv: a claims table needs the columns 'claim' and 'verdict'"):
         gallery.build(tmp_path, [{"notebook": "notebooks/c.ipynb", "artefacts": "c"}])
