@@ -166,7 +166,7 @@ NOT_REGENERATED = {
     "02_dshfmdf_fig2_fig3_curves", 
     "04_dshfmdf_table4_fig5_scales", "05_dshfmdf_table5_objective", 
     "07_dshfmdf_fig6_sensitivity", "10_dshc_table1_table2", 
-    "14_dshc_fig3_radius_curves", "20_baselines_table2",
+    "14_dshc_fig3_radius_curves", 
     "21_cross_paper_48bits",
 }
 
