@@ -405,40 +405,56 @@ def test_comparison_claims_put_dshc_against_the_papers_table1_value_first():
 
 def _radius_results(collapsing: str, seeds=(0, 1, 2), bits=8):
     """Fake runs of two methods on 4 classes: ``collapsing`` maps every item of a class onto its
-    class's code (recall at distance 0 = 1); the other spreads a class over distinct codes."""
+    class's code (recall at distance 0 = 1); the other spreads a class over distinct codes. Each
+    seed has its own split (items in a seed-dependent order), as cifar10-dshc draws one per seed."""
     from types import SimpleNamespace
-    from hashlib_core import metrics
 
-    results, curves = {}, {}
+    results = {}
     for s in seeds:
         rng = np.random.default_rng(s)
         centres = np.where(rng.random((4, bits)) < 0.5, -1, 1).astype(np.int8)
-        dl, ql = np.repeat(np.arange(4), 20), np.repeat(np.arange(4), 5)
+        dl, ql = rng.permutation(np.repeat(np.arange(4), 20)), rng.permutation(np.repeat(np.arange(4), 5))
+        split = SimpleNamespace(query=SimpleNamespace(labels=ql), database=SimpleNamespace(labels=dl))
         for m in ("dshc", "dpsh"):
             db, q = centres[dl].copy(), centres[ql].copy()
             if m != collapsing:  # one flipped bit per item, at a random position: few exact matches
                 for codes in (db, q):
                     idx = rng.integers(0, bits, len(codes))
                     codes[np.arange(len(codes)), idx] *= -1
-            r = SimpleNamespace(db_codes=db, query_codes=q, metrics={"map": 0.5})
-            results[(m, bits, s)] = r
-            curves[(m, bits, s)] = metrics.precision_recall_vs_radius(q, db, ql, dl)
-    return results, curves
+            results[(m, bits, s)] = SimpleNamespace(db_codes=db, query_codes=q, metrics={"map": 0.5},
+                                                    split=lambda split=split: split)
+    return results
+
+
+def test_radius_curves_use_each_seeds_own_split():
+    from hashlib_core import metrics
+
+    results = _radius_results("dpsh")
+    curves = p004.radius_curves(results)
+    assert set(curves) == set(results)
+    assert all(curves[("dpsh", 8, s)]["recall"][0] == 1.0 for s in (0, 1, 2))
+    # seed 0's labels on seed 1's codes would rank the wrong items: the curve differs
+    r1, sp0 = results[("dpsh", 8, 1)], results[("dpsh", 8, 0)].split()
+    wrong = metrics.precision_recall_vs_radius(r1.query_codes, r1.db_codes, sp0.query.labels, sp0.database.labels)
+    assert wrong["recall"][0] < 1.0
 
 
 def test_radius_claims_judge_recall_at_distance_zero_paired_by_seed():
     from hashlib_core.reported import reported
 
     paper = reported("004", "fig3")
-    rows = p004.radius_rows(*_radius_results("dpsh"), paper)
+    results = _radius_results("dpsh")
+    rows = p004.radius_rows(results, p004.radius_curves(results), paper)
     assert set(rows.columns) >= {"method", "bits", "seed", "recall@r0", "distinct db codes", "paper recall@r0"}
     assert (rows[rows.method == "dpsh"]["recall@r0"] == 1.0).all()
     assert (rows[rows.method == "dpsh"]["distinct db codes"] <= 4).all()
     [claim] = p004.radius_claims(rows, ["dpsh"])
     assert claim["verdict"] == "reproduced" and claim["n_seeds"] == [3, 3]
     # DSHC collapsing instead: the paper's reading is refuted
-    [claim] = p004.radius_claims(p004.radius_rows(*_radius_results("dshc"), paper), ["dpsh"])
+    results = _radius_results("dshc")
+    [claim] = p004.radius_claims(p004.radius_rows(results, p004.radius_curves(results), paper), ["dpsh"])
     assert claim["verdict"] == "refuted"
     # one seed is never a result
-    [claim] = p004.radius_claims(p004.radius_rows(*_radius_results("dpsh", seeds=(0,)), paper), ["dpsh"])
+    results = _radius_results("dpsh", seeds=(0,))
+    [claim] = p004.radius_claims(p004.radius_rows(results, p004.radius_curves(results), paper), ["dpsh"])
     assert claim["verdict"] == "inconclusive"

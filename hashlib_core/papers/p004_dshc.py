@@ -175,6 +175,23 @@ def comparison_claims(runs1, runs2, compared: Sequence[str], ml_protocol: str, b
     return claims
 
 
+def radius_curves(results: Mapping[tuple, Any]) -> dict:
+    """Precision and recall by Hamming radius (:func:`hashlib_core.metrics.precision_recall_vs_radius`)
+    of every run in ``results`` (keyed ``(method, bits, seed)``), each on the labels of its own split:
+    cifar10-dshc draws its queries per seed, so runs of different seeds rank different items.
+    One split is loaded per seed."""
+    from hashlib_core import metrics
+
+    splits, curves = {}, {}
+    for key, r in results.items():
+        seed = key[2]
+        if seed not in splits:
+            splits[seed] = r.split()
+        sp = splits[seed]
+        curves[key] = metrics.precision_recall_vs_radius(r.query_codes, r.db_codes, sp.query.labels, sp.database.labels)
+    return curves
+
+
 def radius_rows(results: Mapping[tuple, Any], curves: Mapping[tuple, Mapping[str, np.ndarray]], paper) -> pd.DataFrame:
     """Fig. 3's numbers per run: recall and precision at Hamming distance 0 and <= 2, the number of
     distinct database codes and the MAP, keyed ``(method, bits, seed)`` in ``results`` and ``curves``
