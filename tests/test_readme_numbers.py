@@ -13,13 +13,16 @@ README = (repo_root() / "README.md").read_text()
 FIGURES = repo_root() / "figures"
 
 
-def _csv_cells() -> set:
-    cells = set()
-    for path in FIGURES.glob("*/*.csv"):
+def _cells(paths):
+    """Every cell of the CSV tables at ``paths``, as written."""
+    for path in paths:
         with open(path, newline="") as f:
             for row in csv.reader(f):
-                cells.update(c.strip() for c in row)
-    return cells
+                yield from row
+
+
+def _csv_cells() -> set:
+    return {c.strip() for c in _cells(FIGURES.glob("*/*.csv"))}
 
 
 def test_every_mean_sd_in_the_readme_is_a_figure_table_cell():
@@ -98,14 +101,8 @@ def test_readme_states_each_lengths_verdict_against_the_paper():
 
 def _folder_numbers(folder) -> list:
     """Every numeric cell of a figure folder's CSV tables (and the leading number of "mean ± sd" cells)."""
-    values = []
-    for path in folder.glob("*.csv"):
-        with open(path, newline="") as f:
-            for row in csv.reader(f):
-                for cell in row:
-                    for token in re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", cell):
-                        values.append(float(token))
-    return values
+    return [float(token) for cell in _cells(folder.glob("*.csv"))
+            for token in re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", cell)]
 
 
 def _quoted_in(folder_numbers: list, text: str, percent: bool) -> bool:
