@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from hashlib_core.papers.p000_dshfmdf import dshfmdf_rows, table2_layout, versus_paper_claims
+from hashlib_core.papers.p000_dshfmdf import dshfmdf_rows, equal_inputs_claims, table2_layout, versus_paper_claims
 from hashlib_core.reported import reported
 from hashlib_core.tables import summarise
 
@@ -54,3 +54,52 @@ def test_table2_layout_paper_ours_and_diff_rows():
 def test_versus_paper_claims_needs_the_papers_columns(bad):
     with pytest.raises(ValueError, match=rf"paper has no column\(s\) \['{bad}'\]"):
         versus_paper_claims(_runs({("lite0", 12): [0.7, 0.7, 0.7]}), PAPER.drop(columns=bad))
+
+
+def _cross(maps: dict) -> pd.DataFrame:
+    """maps: (paper_method, family, inputs) -> per-seed MAP, as notebook 21's baseline_frame rows"""
+    return pd.DataFrame([{"paper_method": m, "family": f, "inputs": i, "protocol": "cifar10-dshfmdf", "bits": 48,
+                          "seed": k, "map": v} for (m, f, i), vals in maps.items() for k, v in enumerate(vals)])
+
+
+DEEP = "deep: efficientnet_lite0 224px imagenet weights frozen trunk"
+TABLE2_48 = pd.DataFrame({"method": ["DSHFMDF", "HashNet", "SDH"], "value": [0.845, 0.646, 0.356]})
+
+
+def test_equal_inputs_claims_one_claim_per_other_method_at_equal_inputs():
+    runs = _cross({
+        ("DSHFMDF", "deep", DEEP): [0.825, 0.800, 0.813],
+        ("MDFF-SH", "deep", DEEP): [0.825, 0.800, 0.813],      # DSHFMDF's own runs: not compared
+        ("HashNet", "deep", DEEP): [0.824, 0.819, 0.821],      # within noise, signs disagree
+        ("DHN", "deep", DEEP): [0.742, 0.741, 0.737],          # clearly below
+        ("DMSH", "deep", DEEP): [0.43, 0.69, 0.43],            # below in every seed
+        ("SDH", "shallow", "lite0-fc1 (1280-d pooled)"): [0.810, 0.820, 0.815],
+        ("SDH", "shallow", "hog-color (388-d HOG)"): [0.33, 0.32, 0.33],   # other inputs: left out
+        ("CSQ", "deep", DEEP): [0.83, 0.85],                   # two seeds only
+    })
+    table = equal_inputs_claims(runs, TABLE2_48)
+    got = dict(zip(table["claim"], table["verdict"]))
+    assert got == {"DSHFMDF > HashNet": "inconclusive", "DSHFMDF > DHN": "reproduced",
+                   "DSHFMDF > DMSH": "reproduced", "DSHFMDF > SDH": "inconclusive",
+                   "DSHFMDF > CSQ": "inconclusive"}
+    papers = dict(zip(table["claim"], table["paper 000"]))
+    assert papers["DSHFMDF > HashNet"] == "DSHFMDF 0.845 > HashNet 0.646"
+    assert papers["DSHFMDF > DHN"] == "not in the table"
+    row = table[table["claim"] == "DSHFMDF > SDH"].iloc[0]
+    assert row["means"] == "0.813 > 0.815"  # the lite0-fc1 SDH rows, not the hog-color ones
+
+
+def test_equal_inputs_claims_refutes_a_reversed_order():
+    runs = _cross({("DSHFMDF", "deep", DEEP): [0.70, 0.71, 0.72], ("HashNet", "deep", DEEP): [0.80, 0.81, 0.83]})
+    assert equal_inputs_claims(runs, TABLE2_48)["verdict"].tolist() == ["refuted"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: r.drop(columns="inputs"), "no column"),
+    (lambda r: r.assign(bits=[12, 48, 48, 48, 48, 48]), "one protocol at one length"),
+    (lambda r: r[r["paper_method"] != "DSHFMDF"], "no DSHFMDF rows"),
+])
+def test_equal_inputs_claims_refuses_frames_it_cannot_judge(change, message):
+    runs = _cross({("DSHFMDF", "deep", DEEP): [0.8, 0.8, 0.8], ("HashNet", "deep", DEEP): [0.8, 0.8, 0.8]})
+    with pytest.raises(ValueError, match=message):
+        equal_inputs_claims(change(runs), TABLE2_48)

@@ -8,10 +8,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from hashlib_core.claims import claims_frame, versus_reported_claim
+from hashlib_core.claims import claims_frame, ordering_claim, versus_reported_claim
 from hashlib_core.reporting import format_mean_sd
 
-__all__ = ["TABLE2_ORDER", "dshfmdf_rows", "table2_layout", "versus_paper_claims"]
+__all__ = ["TABLE2_ORDER", "dshfmdf_rows", "equal_inputs_claims", "table2_layout", "versus_paper_claims"]
 
 #: the row order of paper 000's Table 2 (its "Ours" row is our "DSHFMDF")
 TABLE2_ORDER = ["SH", "ITQ", "KSH", "SDH", "LSH", "PCAH", "CNNH", "DNNH", "DHN", "HashNet", "DPSH", "DSDH", "DCH",
@@ -89,4 +89,43 @@ def versus_paper_claims(runs: pd.DataFrame, paper: pd.DataFrame, by: Sequence[st
         reported_value = value[(dataset, int(bits))]
         row = versus_reported_claim(sub, reported_value, f"ours ≥ paper at {int(bits)} bits ({reported_value:.{digits}f})")
         rows.append({**dict(zip(by, group)), "bits": int(bits), **row})
+    return claims_frame(rows, digits)
+
+
+def equal_inputs_claims(runs: pd.DataFrame, paper: pd.DataFrame, feature: str = "lite0-fc1",
+                        reference: str = "DSHFMDF", same_runs_as_reference: Sequence[str] = ("MDFF-SH",),
+                        digits: int = 3) -> pd.DataFrame:
+    """Paper 000 Table 2 ranks DSHFMDF above every baseline; here the claim "DSHFMDF > B" for every
+    other method B of ``runs``, at equal inputs (notebook 21): every deep row (the same trunk, the
+    profile's recipe) and the shallow rows on descriptor ``feature`` (the same trunk's pooled
+    feature), one :func:`hashlib_core.claims.ordering_claim` each, paired by seed.
+
+    ``runs``: :func:`hashlib_core.baselines.tables.baseline_frame` rows of one protocol and length
+    (``paper_method``, ``family``, ``inputs``, ``bits``, ``seed``, ``map``); ``paper``:
+    :func:`hashlib_core.reported.reported` rows of paper 000 Table 2 at that length and dataset
+    (``method``, ``value``). Column ``paper 000`` gives the two reported values where the paper has
+    B, and says "not in the table" otherwise (the claim is then ours, by extension).
+    ``same_runs_as_reference``: methods whose runs are the reference's (MDFF-SH on the frozen Lite0
+    trunk is DSHFMDF's network, ``docs/decisions.md``), left out rather than compared with themselves."""
+    missing = [c for c in ("paper_method", "family", "inputs", "bits", "seed", "map") if c not in runs.columns]
+    if missing:
+        raise ValueError(f"runs has no column(s) {missing}: pass baseline_frame(results)")
+    for col, n in (("bits", runs["bits"].nunique()), ("protocol", runs.get("protocol", pd.Series([0])).nunique())):
+        if n > 1:
+            raise ValueError(f"runs mix {n} values of {col!r}: pass one protocol at one length")
+    equal = runs[(runs["family"] == "deep") | runs["inputs"].astype(str).str.startswith(feature)]
+    if reference not in set(equal["paper_method"]):
+        raise ValueError(f"no {reference} rows among the equal-input runs; methods: "
+                         f"{sorted(set(equal['paper_method']))}")
+    value = dict(zip(paper["method"], paper["value"].astype(float))) if len(paper) else {}
+    others = [m for m in dict.fromkeys(equal["paper_method"])
+              if m != reference and m not in same_runs_as_reference]
+    rows = []
+    for other in others:
+        if other in value and reference in value:
+            note = f"{reference} {value[reference]:.{digits}f} > {other} {value[other]:.{digits}f}"
+        else:
+            note = "not in the table"
+        rows.append({"paper 000": note,
+                     **ordering_claim(equal, "paper_method", [reference, other], f"{reference} > {other}")})
     return claims_frame(rows, digits)
