@@ -110,14 +110,14 @@ def equal_inputs_claims(runs: pd.DataFrame, paper: pd.DataFrame, feature: str = 
     missing = [c for c in ("paper_method", "family", "inputs", "bits", "seed", "map") if c not in runs.columns]
     if missing:
         raise ValueError(f"runs has no column(s) {missing}: pass baseline_frame(results)")
-    for col, n in (("bits", runs["bits"].nunique()), ("protocol", runs.get("protocol", pd.Series([0])).nunique())):
-        if n > 1:
-            raise ValueError(f"runs mix {n} values of {col!r}: pass one protocol at one length")
+    for col in ("bits", "protocol"):
+        if col in runs.columns and runs[col].nunique() > 1:
+            raise ValueError(f"runs mix {runs[col].nunique()} values of {col!r}: pass one protocol at one length")
     equal = runs[(runs["family"] == "deep") | runs["inputs"].astype(str).str.startswith(feature)]
     if reference not in set(equal["paper_method"]):
         raise ValueError(f"no {reference} rows among the equal-input runs; methods: "
                          f"{sorted(set(equal['paper_method']))}")
-    value = dict(zip(paper["method"], paper["value"].astype(float))) if len(paper) else {}
+    value = dict(zip(paper["method"], paper["value"].astype(float)))
     others = [m for m in dict.fromkeys(equal["paper_method"])
               if m != reference and m not in same_runs_as_reference]
     rows = []
