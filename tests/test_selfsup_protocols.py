@@ -172,8 +172,9 @@ def test_nuswide_selfsup_errors(tmp_path, tiny_sizes, monkeypatch):
 
 
 def test_a_run_reads_the_images_through_the_models_input_pipeline(tmp_path, tiny_sizes, monkeypatch):
-    """A VAE on the tiny ImageFolder tree, as the runner runs it: the images of any size reach the
-    network as grayscale min-max at the profile's 32 px; its Table I / II readings come with the run."""
+    """A VAE and a shallow reference row on the tiny ImageFolder tree, as the runner runs them: the
+    images of any size reach the network as grayscale min-max at the profile's 32 px, and paper
+    003's readings are reported on this protocol too."""
     import dataclasses
 
     from hashlib_core.runner import make_config, run
@@ -185,6 +186,10 @@ def test_a_run_reads_the_images_through_the_models_input_pipeline(tmp_path, tiny
     r = run(vae, verbose=False)
     assert r.config.input_size == 32 and len(r.metrics["recon.examples"][0]) == 32 * 32
     assert {"map", "main.precision", "nn_label.precision", "collision_eval.items_sharing"} <= set(r.metrics)
+    lsh = dataclasses.replace(make_config("smoke", "lsh", "imagenet-selfsup", 16, 0, model={"features": "gray-minmax@32"}),
+                              subset=None)
+    m = run(lsh, verbose=False).metrics
+    assert np.isfinite(m["main.precision"]) and 0 <= m["stability.jpeg75"] <= 16
 
 
 needs_real = pytest.mark.skipif(real_cifar_root() is None, reason="real CIFAR-10 not found: set HASHLIB_DATA")
@@ -219,3 +224,12 @@ def test_mosaic_selfsup_stand_in(tmp_path):
     assert again.checksum == s.checksum
     assert get_protocol("mosaic-selfsup", seed=1, root=root, cache_dir=tmp_path).checksum != s.checksum
 
+
+def test_readings_are_registered_for_every_column():
+    from hashlib_core.methods.base import PROTOCOL_READINGS, protocol_readings
+    from hashlib_core.methods.selfsup import SELFSUP_PROTOCOLS, readings_metrics
+
+    assert set(SELFSUP_PROTOCOLS) <= set(protocols.PROTOCOLS)
+    for name in SELFSUP_PROTOCOLS:
+        assert PROTOCOL_READINGS[name].code_metrics is readings_metrics
+        assert protocol_readings(type("S", (), {"name": f"{name}:val"})()) is PROTOCOL_READINGS[name]
