@@ -25,6 +25,11 @@ PAPER_DATASET = {
     "cifar10-mosaic-coco": "mscoco",
     "nuswide21": "nuswide21",
     "mscoco": "mscoco",
+    # paper 003's Table I / II columns (its NUS-WIDE has the 81 tags)
+    "cifar10-selfsup": "cifar10",
+    "imagenet-selfsup": "imagenet",
+    "nuswide-selfsup": "nuswide81",
+    "mosaic-selfsup": "nuswide81",
 }
 
 

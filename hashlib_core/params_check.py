@@ -51,6 +51,13 @@ def _protocols() -> list[str]:
     return sorted(PROTOCOLS)
 
 
+def _protocols_of(dataset: str) -> list[str]:
+    """The protocols that fill a paper dataset's column (hashlib_core.names.PAPER_DATASET)."""
+    from hashlib_core.names import PAPER_DATASET
+
+    return sorted(p for p in _protocols() if PAPER_DATASET.get(p) == dataset)
+
+
 def _variants() -> list[str]:
     from hashlib_core.models import VARIANTS
 
@@ -141,6 +148,9 @@ RULES: dict[str, Rule] = {
     **{n: _PROTOCOL for n in ("protocol", "protocols", "pretrained_protocols", "ml_protocol",
                               "dshfmdf_protocols", "coco_protocol")},
     **{n: _RECIPE for n in ("recipe", "pretrained_recipe", "recipes", "coco_recipes")},
+    # paper 003's ImageNet column (notebook 44): "" = reported only
+    "imagenet_protocol": Rule("str", known=lambda ctx: _protocols_of("imagenet"), accepts=lambda v: v == "",
+                              what="'' (the ImageNet column reported only) or a protocol of ImageNet images"),
     "features": Rule("str", known=_features, nonempty=True, accepts=_feature_ok),
     "variants": Rule("str", known=lambda ctx: _variants(), nonempty=True),
 }

@@ -105,3 +105,49 @@ def test_collision_readings_on_a_hand_made_example():
     assert got["distinct_codes"] == 3
     assert got["items_sharing_other_label"] == pytest.approx(100 * 3 / 6)  # the three c's mix classes 2 and 3
     assert "items_sharing_other_label" not in collision_readings(codes)
+
+
+def test_multi_hot_labels_on_a_hand_computed_example():
+    """Paper 003's NUS-WIDE column: relevant = at least one shared label. Two queries, five database
+    items, 4-bit codes; every number below is worked out by hand (docs/decisions.md, "Paper 003")."""
+    from types import SimpleNamespace
+
+    from hashlib_core.methods.selfsup import readings_metrics
+
+    P, N = 1, -1
+    q = np.array([[P, P, P, P], [N, N, N, N]], dtype=np.int8)
+    ql = np.array([[1, 0, 0], [0, 1, 1]], dtype=np.uint8)
+    d = np.array([[P, P, P, P], [P, P, P, N], [P, P, P, P], [N, N, N, P], [N, N, P, P]], dtype=np.int8)
+    dl = np.array([[0, 0, 1], [0, 1, 0], [1, 0, 0], [0, 0, 1], [1, 0, 1]], dtype=np.uint8)
+    # q0 (label 0): distances 0 1 0 3 2, relevant d2, d4; at distance 0: d0 (no), d2 (yes) -> P 1/2, R 1/2
+    # q1 (labels 1, 2): distances 4 3 4 1 2, relevant d0, d1, d3, d4; at distance 1: d3 (yes) -> P 1, R 1/4
+    got = shortest_distance_prf(q, d, ql, dl)
+    assert got["precision"] == pytest.approx(0.75) and got["recall"] == pytest.approx(0.375)
+    assert got["f1"] == pytest.approx(0.5) and got["f1_per_query"] == pytest.approx((0.5 + 0.4) / 2)
+    assert got["mean_retrieved"] == pytest.approx(1.5)
+    # ranking q0: d0 d2 d1 d4 d3 -> AP (1/2 + 2/4) / 2 = 0.5; q1: d3 d4 d1 d0 d2 -> AP 1
+    t = table1_readings(q, d, ql, dl, k=10000, map_cutoffs=(10,))
+    assert t["main"]["map"] == pytest.approx(0.75)
+    assert t["first_hit"]["precision"] == pytest.approx(0.5)  # q0's first hit d0 shares no label
+    assert t["first_hit_self"]["precision"] == 1.0
+    # "@10000" = all 5 items: P = 2/5, 4/5; R = 1
+    assert (t["cutoff_10000"]["precision"], t["cutoff_10000"]["recall"]) == pytest.approx((0.6, 1.0))
+    assert t["cutoff_10000"]["f1"] == pytest.approx(0.75)
+    # queries first in the database: q0 retrieves q0, d0, d2 (2 relevant of its 3); q1 itself (1 of 5)
+    assert t["queries_in_db_first"]["precision"] == pytest.approx((2 / 3 + 1) / 2)
+    assert t["queries_in_db_first"]["recall"] == pytest.approx((2 / 3 + 1 / 5) / 2)
+    assert "nn_label" not in t and "nn_label_self" not in t  # a first hit's label set predicts no class
+    assert "map_at_10" not in t  # 10 > 5 items
+    # identical codes of items sharing a label are no "other label" collision
+    c = collision_readings(np.stack([d[2], q[0], d[3]]), np.stack([dl[2], ql[0], dl[3]]))
+    assert c["items_sharing"] == pytest.approx(200 / 3) and c["items_sharing_other_label"] == 0.0
+    # a run's readings on such a split: the 7 evaluation codes, 1111 held by d0, d2, q0 of which d0
+    # shares no label with the other two
+    split = SimpleNamespace(query=SimpleNamespace(labels=ql), database=SimpleNamespace(labels=dl))
+    m = readings_metrics(q, d, split)
+    assert m["main.map"] == pytest.approx(0.75) and not any(k.startswith("nn_label") for k in m)
+    assert m["collision_eval.items_sharing"] == pytest.approx(300 / 7)
+    assert m["collision_eval.surplus_items"] == pytest.approx(200 / 7)
+    assert m["collision_eval.shared_codes"] == pytest.approx(100 / 7)
+    assert m["collision_eval.items_sharing_other_label"] == pytest.approx(300 / 7)
+    assert m["collision.items_sharing_other_label"] == pytest.approx(200 / 5)

@@ -172,3 +172,83 @@ def test_reference_rows_on_real_data(isolated_cache):
     assert lite.inputs.startswith("ImageNet-pretrained EfficientNet-Lite0 fc1 feature (frozen, 32 px RGB)")
     assert np.isfinite(lite["main.precision"]) and "stability.jpeg75" not in lite.dropna().index
 
+
+
+# --------------------------------------------------------------------------------------------
+# The ImageNet and NUS-WIDE columns (notebook 44)
+# --------------------------------------------------------------------------------------------
+
+def test_tables_take_the_dataset_column():
+    runs = _runs(map=_base_map, main__precision=lambda m, b, s: 0.4, main__recall=lambda m, b, s: 0.01,
+                 main__f1=lambda m, b, s: 0.02, collision_eval__items_sharing=lambda m, b, s: 100.0 / b)
+    nus = p3.table1(runs, PAPER, dataset="nuswide81")
+    cell = nus[(nus.method == "CVAE") & (nus.bits == 32) & (nus.metric == "map")].iloc[0]
+    assert cell.paper == 0.821 and cell["diff"] == pytest.approx(0.141 - 0.821)  # CIFAR-10's would be 0.962
+    assert nus[(nus.method == "VAE") & (nus.bits == 16) & (nus.metric == "f1")].iloc[0].paper == 0.537
+    assert len(nus) == 64 and nus.paper.notna().all()
+    img = p3.table2(runs, PAPER, dataset="imagenet")
+    assert img[(img.method == "VTE") & (img.bits == 128)].iloc[0].paper == 0.11
+    assert img[(img.method == "CSVAE") & (img.bits == 32)].iloc[0].ours == pytest.approx(100 / 32)
+    assert p3.table1(runs, PAPER).equals(p3.table1(runs, PAPER, dataset="cifar10"))
+    with pytest.raises(ValueError, match="columns"):
+        p3.table1(runs, PAPER, dataset="nuswide21")
+
+
+def test_reported_column_is_the_papers_cells_only():
+    t = p3.reported_column(PAPER, "table1", "imagenet")
+    assert len(t) == 4 * 4 * 4 and t.ours.isna().all() and t["diff"].isna().all() and (t.n_seeds == 0).all()
+    assert list(dict.fromkeys(t.method)) == ["VAE", "CVAE", "VTE", "CSVAE"]  # the paper's order
+    assert t[(t.method == "VAE") & (t.bits == 64) & (t.metric == "precision")].iloc[0].paper == 0.663
+    wide = p3.layout(t)
+    row = wide[(wide.method == "CSVAE") & (wide.metric == "map")].iloc[0]
+    assert row["16b ours"] == "" and row["16b paper"] == "0.784" and row["16b diff"] == "" and row["seeds"] == "0/0/0/0"
+    t2 = p3.reported_column(PAPER, "table2", "nuswide81")
+    assert len(t2) == 16 and t2[(t2.method == "CSVAE") & (t2.bits == 16)].iloc[0].paper == 0.13
+    with pytest.raises(ValueError, match="artefact"):
+        p3.reported_column(PAPER, "table3", "imagenet")
+
+
+def test_paper_dataset_of_each_protocol_and_its_runs():
+    assert p3.paper_dataset("mosaic-selfsup") == p3.paper_dataset("nuswide-selfsup") == "nuswide81"
+    assert p3.paper_dataset("imagenet-selfsup:val") == "imagenet" and p3.paper_dataset("cifar10-selfsup") == "cifar10"
+    with pytest.raises(ValueError, match="fills no column"):
+        p3.paper_dataset("cifar10-mosaic")
+    cfgs = p3.selfsup_configs("smoke", ["cvae"], [16], [0, 1], protocol="mosaic-selfsup", num_threads=1)
+    assert [c.protocol for c in cfgs] == ["mosaic-selfsup"] * 2
+    assert cfgs[0].key() != p3.selfsup_configs("smoke", ["cvae"], [16], [0], num_threads=1)[0].key()
+    ref = p3.reference_configs("smoke", [16], methods=("itq",), protocol="mosaic-selfsup")
+    assert [(c.protocol, dict(c.model)["features"]) for c in ref] == [("mosaic-selfsup", "gray-minmax@32")]
+
+
+def test_chance_levels_of_the_stand_in(isolated_cache):
+    from hashlib_core.data import get_protocol
+
+    split = get_protocol("mosaic-selfsup", seed=0)
+    c = p3.chance_levels(split, bits=64)
+    q, d = split.query.labels.astype(np.int64), split.database.labels.astype(np.int64)
+    assert c["chance precision"] == pytest.approx(((q @ d.T) > 0).mean())
+    assert 0.30 < c["chance precision"] < 0.37 and c["queries without a relevant item"] == 0
+    # random codes rank at random: their mAP is the chance precision, up to the sampling noise
+    assert c["mAP of random 64-bit codes"] == pytest.approx(c["chance precision"], abs=0.01)
+    assert c["multi_label"] and c["classes"] == 10 and 1.8 < c["labels per image (database)"] < 2.0
+
+
+def test_columns_and_their_captions():
+    assert p3.columns(["mosaic-selfsup", ""]) == {"nuswide81": "mosaic-selfsup"}
+    assert p3.columns(["nuswide-selfsup", "imagenet-selfsup"]) == {"nuswide81": "nuswide-selfsup",
+                                                                    "imagenet": "imagenet-selfsup"}
+    with pytest.raises(ValueError, match="both fill the NUS-WIDE column"):
+        p3.columns(["mosaic-selfsup", "nuswide-selfsup"])
+    with pytest.raises(ValueError, match="fills the CIFAR-10 column; here: NUS-WIDE, ImageNet .*notebook 40's"):
+        p3.columns(["cifar10-selfsup"], among=("nuswide81", "imagenet"))
+    reported_only = p3.column_caption("table1", "imagenet")
+    assert "ImageNet column: reported only" in reported_only and "imagenet_protocol: imagenet-selfsup" in reported_only
+    assert "no ImageNet images" in reported_only and "Table II" in p3.column_caption("table2", "imagenet")
+    chance = {"multi_label": True, "chance precision": 0.3362, "mAP of random 64-bit codes": 0.3349}
+    stand_in = p3.column_caption("table1", "nuswide81", "mosaic-selfsup", "cpu", chance, references=True)
+    assert "NUS-WIDE column, on `mosaic-selfsup`" in stand_in and "at least one shared label" in stand_in
+    assert "Chance precision 0.336, mAP of random 64-bit codes 0.335." in stand_in and "(pixels)" in stand_in
+    assert "stand-in for NUS-WIDE" in stand_in and "nuswide-selfsup" in stand_in
+    own = p3.column_caption("table1", "imagenet", "imagenet-selfsup", "paper", {"multi_label": False, "chance precision": 0.001})
+    assert "the same class" in own and "stand-in" not in own and "(pixels)" not in own
+    assert "collision ratio" in p3.column_caption("table2", "nuswide81", "nuswide-selfsup", "cpu")

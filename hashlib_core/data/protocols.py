@@ -11,6 +11,15 @@
 | nuswide21         | list files, DeepHash-pytorch    | test.txt | database.txt | train.txt or 10,500 ⊂ db | 5000 |
 | mscoco            | list files, DeepHash-pytorch    | test.txt | database.txt | train.txt or 10,000 ⊂ db | 5000 |
 | cifar10-mosaic-coco | MS-COCO stand-in (001 §3.1)   | 5,000  | 20,000   | 10,000 (⊂ db) | 5000 |
+| nuswide-selfsup   | paper 003 §IV, NUS-WIDE list files pooled | 5,000 | 5,000 | 20,000 (disjoint) | None |
+| imagenet-selfsup  | paper 003 §IV, ImageFolder tree | 5,000  | 5,000    | 20,000 (disjoint) | None |
+| mosaic-selfsup    | NUS-WIDE stand-in (003 §IV)     | 5,000  | 5,000    | 20,000 (disjoint) | None |
+
+Paper 003's draw (``cifar10-selfsup`` and the three below it) is :data:`SELFSUP_SIZES`: 30,000 images
+drawn uniformly without replacement, 20,000 train / 5,000 database / 5,000 queries. On images a user
+owns (``nuswide-selfsup``, ``imagenet-selfsup``) the images are read lazily from disk at
+:data:`SELFSUP_IMAGE_SIZE` px (paper 003 §III's input side); too few images is one error before any
+work, naming the folder and what is needed.
 
 Splits are drawn with ``numpy.random.default_rng(seed)`` and saved (atomically) to
 ``<cache_dir>/<name>-seed<seed>[-sub-...].npz`` together with a sha256 checksum of the index arrays,
@@ -34,6 +43,7 @@ import numpy as np
 
 from ..paths import atomic_path, data_root, splits_dir
 from .cifar import DatasetNotFoundError, ImageArrays, load_cifar10
+from .imagefolder import CLASS_LIST, scan_image_folder
 from .listfile import load_list_file
 from .coco import MSCOCO_SIZES
 from .mosaic import (COCO_MOSAIC_K_PROBS, COCO_MOSAIC_SIZES, MOSAIC_K_PROBS, MOSAIC_SIZES, build_mosaic_table,
@@ -42,6 +52,8 @@ from .sources import ArraySource, FileSource, ImageSource, MosaicSource
 
 __all__ = [
     "SPLIT_VERSION",
+    "SELFSUP_SIZES",
+    "SELFSUP_IMAGE_SIZE",
     "PROTOCOLS",
     "Split",
     "SplitChecksumError",
@@ -55,6 +67,12 @@ __all__ = [
 
 SPLIT_VERSION = 1
 PARTS = ("query", "database", "train")
+#: paper 003 §IV: "20,000 training and 10,000 evaluation images ... by uniform random sampling",
+#: the evaluation images split into 5,000 database and 5,000 query images (every *-selfsup protocol)
+SELFSUP_SIZES = {"train": 20_000, "database": 5_000, "query": 5_000}
+#: the side (px) images on disk are read at for paper 003's protocols: §III's 128x128 input; the
+#: input pipeline resizes them on to the profile's input size
+SELFSUP_IMAGE_SIZE = 128
 _SUBSET_STREAM = 0x5B5E7  # second entropy word of the subset generator: independent of the split's
 
 
@@ -185,10 +203,20 @@ class _MosaicCocoContext(_MosaicContext):
                                 mosaic_sizes=dict(COCO_MOSAIC_SIZES))
 
 
+class _MosaicSelfsupContext(_MosaicContext):
+    """``mosaic-selfsup``: the mosaic label model at paper 003's sizes, three disjoint tile pools."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.fingerprint = dict(self.fingerprint, mosaic_k_probs=list(MOSAIC_K_PROBS), mosaic_sizes=dict(SELFSUP_SIZES),
+                                mosaic_pools="query: test images; database, train: disjoint shares of the train images")
+
+
 _LIST_LAYOUT = {
     # name: (folder under root, default training size when train.txt is absent, queries expected)
     "nuswide21": ("nuswide_21", 10_500, 2_100),
     "mscoco": ("coco", 10_000, 5_000),
+    "nuswide-selfsup": ("nuswide_81", 0, 0),  # pooled (_PooledContext): no training size of its own
 }
 
 
@@ -203,7 +231,7 @@ class _ListContext:
         layout = (
             f"expected layout: {folder}/database.txt, {folder}/test.txt and optionally "
             f"{folder}/train.txt (and classes.txt, one class name a line), each line "
-            f"'relative/path.jpg 0 1 0 ...' (multi-hot), as DeepHash-pytorch's data/{folder_name}/*.txt; "
+            f"'relative/path.jpg 0 1 0 ...' (multi-hot), as DeepHash-pytorch's list files; "
             f"image paths are relative to {folder}/ (symlink the image folders there). Set HASHLIB_DATA "
             f"or pass root= to point at the folder that holds {folder_name}/."
         )
@@ -255,6 +283,101 @@ class _ListContext:
                           self.class_names, indices=idx, list_file=self.lists[lst])
 
 
+class _PooledContext:
+    """Paper 003's protocols on images a user owns: one pool of image files (paths relative to
+    ``folder``, labels), from which :func:`_uniform_parts` draws; read lazily at
+    :data:`SELFSUP_IMAGE_SIZE` px by :class:`FileSource`."""
+
+    def __init__(self, name: str, folder: Path, paths: list, labels: np.ndarray, class_names: list,
+                 fingerprint: dict, what: str):
+        need = sum(SELFSUP_SIZES.values())
+        if len(paths) < need:
+            raise ValueError(
+                f"{name}: {what} holds {len(paths):,} images; the protocol draws {need:,} without replacement "
+                f"({SELFSUP_SIZES['train']:,} training + {SELFSUP_SIZES['database']:,} database + "
+                f"{SELFSUP_SIZES['query']:,} queries, paper 003 §IV): add images, or use the stand-in "
+                f"protocol 'mosaic-selfsup' (docs/data.md)")
+        self.name, self.folder, self.paths, self.pool_labels = name, folder, list(paths), labels
+        self.class_names = list(class_names)
+        self.num_classes = len(self.class_names)
+        self.fingerprint = dict(fingerprint, pool=len(self.paths), sizes=dict(SELFSUP_SIZES),
+                                image_size=SELFSUP_IMAGE_SIZE)
+
+    @property
+    def pool_size(self) -> int:
+        return len(self.paths)
+
+    def labels(self, part, idx):
+        return self.pool_labels[idx]
+
+    def keys(self, part, idx):
+        return [self.paths[i] for i in np.asarray(idx).tolist()]
+
+    def source(self, part, idx):
+        idx = np.asarray(idx, dtype=np.int64)
+        return FileSource(self.folder, self.keys(part, idx), self.pool_labels[idx], self.class_names,
+                          indices=idx, image_size=SELFSUP_IMAGE_SIZE)
+
+
+def _nuswide_selfsup_context(root) -> _PooledContext:
+    """``nuswide-selfsup``: every labelled line of ``<root>/nuswide_81/{database,test,train}.txt``
+    (the list-file layout of ``nuswide21``), pooled in that order; a path listed in several files
+    counts once (with different labels: an error naming both files); lines without a label are left
+    out (nothing can be relevant to them)."""
+    name = "nuswide-selfsup"
+    lists = _ListContext(name, root)
+    first: dict = {}
+    paths, rows, unlabelled = [], [], 0
+    for part in ("database", "query", "train"):
+        if part not in lists.data:
+            continue
+        part_paths, part_labels = lists.data[part]
+        for path, lab in zip(part_paths, part_labels):
+            if path in first:
+                where, row = first[path]
+                if not np.array_equal(row, lab):
+                    raise ValueError(f"{name}: {path} is listed in {lists.lists[where]} and {lists.lists[part]} "
+                                     f"with different labels")
+                continue
+            first[path] = (part, lab)
+            if not lab.any():
+                unlabelled += 1
+                continue
+            paths.append(path)
+            rows.append(lab)
+    labels = np.asarray(rows, dtype=np.uint8).reshape(len(rows), lists.num_classes)
+    files = ", ".join(p.name for p in lists.lists.values())
+    fingerprint = {"dataset": name, "unlabelled_left_out": unlabelled,
+                   **{k: v for k, v in lists.fingerprint.items() if k.endswith("_sha256")}}
+    return _PooledContext(name, lists.folder, paths, labels, lists.class_names, fingerprint,
+                          f"the labelled lines of {files} in {lists.folder}")
+
+
+def _imagenet_selfsup_context(root) -> _PooledContext:
+    """``imagenet-selfsup``: the images of ``<root>/imagenet/`` as torchvision's ImageFolder finds
+    them (:func:`hashlib_core.data.imagefolder.scan_image_folder`): every class folder, or those
+    listed in its ``classes.txt``."""
+    name = "imagenet-selfsup"
+    root = Path(root) if root is not None else data_root()
+    folder = root / "imagenet"
+    layout = (f"expected layout: {folder}/<class>/<image> (torchvision ImageFolder: one folder per class, "
+              f"images of any size; e.g. a symlink to ILSVRC2012's train/ folder), optionally "
+              f"{folder}/{CLASS_LIST} naming the class folders to use, one a line (default: every class "
+              f"folder). Set HASHLIB_DATA or pass root= to point at the folder that holds imagenet/.")
+    if not folder.is_dir():
+        raise DatasetNotFoundError(f"{name}: {folder} does not exist; {layout}")
+    try:
+        found = scan_image_folder(folder)
+    except FileNotFoundError as err:
+        raise DatasetNotFoundError(f"{name}: {err}; {layout}") from err
+    listing = "\n".join(f"{p}\t{t}" for p, t in zip(found["paths"], found["targets"].tolist()))
+    fingerprint = {"dataset": name, "class_rule": found["class_rule"], "classes": len(found["classes"]),
+                   "classes_sha256": _sha256_bytes("\n".join(found["classes"]).encode()),
+                   "files_sha256": _sha256_bytes(listing.encode())}
+    return _PooledContext(name, folder, found["paths"], found["targets"], found["classes"], fingerprint,
+                          f"{folder} ({len(found['classes'])} classes, {found['class_rule']})")
+
+
 # ---------------------------------------------------------------------------------------------
 # Split computation
 # ---------------------------------------------------------------------------------------------
@@ -291,15 +414,25 @@ def _compute_dshc(ctx: _CifarContext, seed: int) -> dict:
     return _per_class_split(ctx.arrays.labels, rng, 1000, None, ctx.num_classes)
 
 
-def _compute_selfsup(ctx: _CifarContext, seed: int) -> dict:
-    # Paper 003 §IV: "A total of 20,000 training and 10,000 evaluation images are generated by
-    # uniform random sampling ... The evaluation dataset is divided into 5,000 images from the
-    # search database and 5,000 images from the query." -> uniform (not class-stratified) sampling
-    # without replacement from all 60,000 images (train and test pooled); disjoint parts.
+def _uniform_parts(n: int, seed: int) -> dict:
+    """Paper 003 §IV: "A total of 20,000 training and 10,000 evaluation images are generated by
+    uniform random sampling ... The evaluation dataset is divided into 5,000 images from the search
+    database and 5,000 images from the query." -> uniform (not class-stratified) sampling without
+    replacement from a pool of ``n`` items: ``perm = default_rng(seed).permutation(n)``, the first
+    20,000 train, the next 5,000 database, the next 5,000 queries (:data:`SELFSUP_SIZES`); disjoint."""
     rng = np.random.default_rng(seed)
-    perm = rng.permutation(len(ctx.arrays))
-    return {"train": np.sort(perm[:20_000]), "database": np.sort(perm[20_000:25_000]),
-            "query": np.sort(perm[25_000:30_000])}
+    perm = rng.permutation(n)
+    t, d, q = (SELFSUP_SIZES[p] for p in ("train", "database", "query"))
+    return {"train": np.sort(perm[:t]), "database": np.sort(perm[t:t + d]), "query": np.sort(perm[t + d:t + d + q])}
+
+
+def _compute_selfsup(ctx: _CifarContext, seed: int) -> dict:
+    # all 60,000 CIFAR-10 images (train and test pooled)
+    return _uniform_parts(len(ctx.arrays), seed)
+
+
+def _compute_pooled_selfsup(ctx: _PooledContext, seed: int) -> dict:
+    return _uniform_parts(ctx.pool_size, seed)
 
 
 def _mosaic_split(ctx, seed: int, sizes, k_probs) -> dict:
@@ -325,6 +458,25 @@ def _compute_mosaic_coco(ctx: _MosaicCocoContext, seed: int) -> dict:
     return _mosaic_split(ctx, seed, COCO_MOSAIC_SIZES, COCO_MOSAIC_K_PROBS)
 
 
+def _compute_mosaic_selfsup(ctx: _MosaicSelfsupContext, seed: int) -> dict:
+    """Paper 003's three disjoint parts as mosaics (the label model and tile rule of
+    :func:`build_mosaic_table`): query mosaics from the official test images, as every mosaic
+    stand-in; database and training mosaics from disjoint shares of the official training images,
+    in proportion to their sizes (10,000 / 40,000 images for 5,000 / 20,000 mosaics, so each pool
+    gives about two tiles per image, like the query pool). One generator, in this order: the share
+    (a permutation of the training images), query table, database table, training table."""
+    a = ctx.arrays
+    n_train_official = int(a.n_train or 50_000)
+    rng = np.random.default_rng(seed)
+    all_idx = np.arange(len(a), dtype=np.int64)
+    test_pool, train_images = all_idx[n_train_official:], all_idx[:n_train_official]
+    shuffled = rng.permutation(train_images)
+    n_db = int(round(len(train_images) * SELFSUP_SIZES["database"] / (SELFSUP_SIZES["database"] + SELFSUP_SIZES["train"])))
+    pools = {"query": test_pool, "database": shuffled[:n_db], "train": shuffled[n_db:]}
+    return {p: build_mosaic_table(rng, a.labels, pools[p], SELFSUP_SIZES[p], ctx.num_classes, MOSAIC_K_PROBS)
+            for p in PARTS}
+
+
 def _compute_listfile(ctx: _ListContext, seed: int) -> dict:
     n_db = len(ctx.data["database"][0])
     out = {"query": np.arange(len(ctx.data["query"][0]), dtype=np.int64),
@@ -345,10 +497,20 @@ def _check_cifar(arrays: dict, train_in_db: bool) -> None:
         raise ValueError("split invariant violated: training images outside the database")
 
 
-def _check_selfsup(arrays: dict) -> None:
-    q, d, t = (np.asarray(arrays[p]) for p in PARTS)
+def _check_selfsup(arrays: dict, name: str = "cifar10-selfsup") -> None:
+    """Pairwise disjoint parts; for mosaics, no source image in two parts."""
+    q, d, t = (np.asarray(arrays[p]).reshape(-1) for p in PARTS)
     if np.intersect1d(q, d).size or np.intersect1d(q, t).size or np.intersect1d(d, t).size:
-        raise ValueError("split invariant violated: cifar10-selfsup parts overlap")
+        raise ValueError(f"split invariant violated: {name} parts overlap")
+
+
+def _check_nuswide_selfsup(arrays: dict, ctx: _PooledContext) -> None:
+    """Disjoint parts, and a warning when the lists are not paper 003's NUS-WIDE (81 tags): tables
+    then say "NUS-WIDE" for another label set."""
+    _check_selfsup(arrays, ctx.name)
+    if ctx.num_classes != 81:
+        warnings.warn(f"nuswide-selfsup lists in {ctx.folder} have {ctx.num_classes} label columns; paper 003's "
+                      f"NUS-WIDE has 81 tags", stacklevel=3)
 
 
 def _check_mosaic(arrays: dict) -> None:
@@ -439,6 +601,27 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         "80 categories and ~2.9 labels per image.",
         True, 5000, lambda root: _MosaicCocoContext(root), _compute_mosaic_coco,
         lambda a, ctx: _check_mosaic(a)),
+    "nuswide-selfsup": ProtocolSpec(
+        "nuswide-selfsup", "003 (VAE/ViT hashing, NUS-WIDE)", "§IV",
+        "NUS-WIDE (81 tags) from list files in nuswide_81/: every labelled line of database.txt, test.txt "
+        "and train.txt pooled, 30,000 drawn uniformly (not stratified): 20,000 training, 5,000 database, "
+        "5,000 queries, disjoint; read at 128 px. Relevant = a shared tag; mAP over the whole ranking.",
+        True, None, _nuswide_selfsup_context, _compute_pooled_selfsup, _check_nuswide_selfsup),
+    "imagenet-selfsup": ProtocolSpec(
+        "imagenet-selfsup", "003 (VAE/ViT hashing, ImageNet)", "§IV",
+        "ImageNet as a torchvision ImageFolder tree in imagenet/ (every class folder, or those listed in "
+        "imagenet/classes.txt): 30,000 images drawn uniformly (not stratified): 20,000 training, 5,000 "
+        "database, 5,000 queries, disjoint; read at 128 px. mAP over the whole ranking.",
+        False, None, _imagenet_selfsup_context, _compute_pooled_selfsup,
+        lambda a, ctx: _check_selfsup(a, ctx.name)),
+    "mosaic-selfsup": ProtocolSpec(
+        "mosaic-selfsup", "003 NUS-WIDE stand-in", "§IV",
+        "2x2 mosaics (64x64) of CIFAR-10 images as cifar10-mosaic, at paper 003's sizes: 5,000 query "
+        "mosaics from test-set images, 5,000 database and 20,000 training mosaics from disjoint shares "
+        "(10,000 / 40,000) of the train-set images; no source image in two parts. 10 labels, 1.9 per "
+        "image: not NUS-WIDE's 81 tags. mAP over the whole ranking.",
+        True, None, lambda root: _MosaicSelfsupContext(root), _compute_mosaic_selfsup,
+        lambda a, ctx: _check_selfsup(a, "mosaic-selfsup")),
 }
 
 

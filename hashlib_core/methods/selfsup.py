@@ -28,8 +28,8 @@ from hashlib_core.robustness import code_stability
 
 from .base import Method, ProfileKeys, ProtocolReadings, register_method, register_protocol_readings
 
-__all__ = ["SELFSUP_METHODS", "GRAY_MINMAX", "readings_metrics", "network_metrics", "query_network_metrics",
-           "N_EXAMPLES", "N_STABILITY", "PAPER_SIZE"]
+__all__ = ["SELFSUP_METHODS", "SELFSUP_PROTOCOLS", "GRAY_MINMAX", "readings_metrics", "network_metrics",
+           "query_network_metrics", "N_EXAMPLES", "N_STABILITY", "PAPER_SIZE"]
 
 GRAY_MINMAX = InputSpec(channels=1, norm="minmax")
 SELFSUP_METHODS = tuple(SELFSUP_MODELS)
@@ -39,6 +39,9 @@ N_EXAMPLES = 8
 N_STABILITY = 1000
 #: the paper's input side (§III: 128×128): Fig. 5's MSE read as a sum over a 128×128 image
 PAPER_SIZE = 128
+#: paper 003's protocols (its Table I / II columns: CIFAR-10, NUS-WIDE, ImageNet, and the NUS-WIDE
+#: stand-in); relevance on the multi-label ones = at least one shared label (hashlib_core.metrics)
+SELFSUP_PROTOCOLS = ("cifar10-selfsup", "nuswide-selfsup", "imagenet-selfsup", "mosaic-selfsup")
 
 
 def readings_metrics(query_codes, db_codes, split) -> dict:
@@ -117,8 +120,9 @@ def _model_of(name: str):
 
 
 # Table I / II readings and code stability are also what any other method run on paper 003's
-# protocol reports (the shallow reference rows on the same pixels: hashlib_core.methods.shallow)
-register_protocol_readings("cifar10-selfsup", ProtocolReadings(readings_metrics, stability_queries=N_STABILITY))
+# protocols reports (the shallow reference rows on the same pixels: hashlib_core.methods.shallow)
+for _protocol in SELFSUP_PROTOCOLS:
+    register_protocol_readings(_protocol, ProtocolReadings(readings_metrics, stability_queries=N_STABILITY))
 
 for _name in SELFSUP_METHODS:
     register_method(Method(

@@ -1,5 +1,5 @@
 """Paper 003 (Kim et al., self-supervised hashing): which runs its tables need and how they are laid
-out beside the paper's values (notebooks 40–43). Computation lives in the package (methods ``vae``,
+out beside the paper's values (notebooks 40–44). Computation lives in the package (methods ``vae``,
 ``cvae``, ``csvae``, ``vte`` and the supervised ``dhn``, ``hashnet``, ``dpn``; Table I / II readings in
 :mod:`hashlib_core.metrics_selfsup`; reconstruction error and code stability in
 :mod:`hashlib_core.methods.selfsup`, all cached with the runs); this module only assembles. The unsupervised reference rows on the same grayscale pixels and
@@ -19,12 +19,14 @@ import numpy as np
 import pandas as pd
 
 from hashlib_core.claims import not_run, ordering_claim, trend_claim
-from hashlib_core.names import paper_method_name
+from hashlib_core.names import PAPER_DATASET, paper_method_name
 from hashlib_core.reporting import format_mean_sd, mean_sd
 from hashlib_core.runner import make_config
 from hashlib_core.tables import results_frame
 
 __all__ = ["PROTOCOL", "SELFSUP", "SUPERVISED", "PIXEL_METHODS", "TABLE1_METRICS", "READINGS", "PERTURBATIONS",
+           "DATASETS", "STAND_INS", "REPORTED_ONLY", "paper_dataset", "columns", "chance_levels", "reported_column",
+           "column_caption",
            "configs", "selfsup_configs", "run_all", "for_manifest", "runs_frame", "inputs_label", "table1", "table2", "table3", "layout", "fig5_mse",
            "fig6_curve", "readings_table", "nearest_reading", "robustness_table", "claims",
            "reference_configs", "reference_runs", "reference_frame", "reconstruction_figure", "fig6_figure"]
@@ -65,6 +67,73 @@ READINGS = {
 }
 #: the robustness perturbations (hashlib_core.robustness), as the runs' metrics name them
 PERTURBATIONS = {"jpeg75": "JPEG q75", "jpeg50": "JPEG q50", "crop90": "centre crop 90 %", "brighter20": "+20 grey levels"}
+#: the dataset columns of Tables I and II (``reported.csv``'s ``dataset``) -> the paper's header
+DATASETS = {"cifar10": "CIFAR-10", "imagenet": "ImageNet", "nuswide81": "NUS-WIDE"}
+#: protocols that fill a column with other images than the paper's, and what they are
+STAND_INS = {
+    "mosaic-selfsup": "`mosaic-selfsup` is the stand-in for NUS-WIDE: 2x2 mosaics of real CIFAR-10 images with 10 "
+                      "labels, 1.9 per image (NUS-WIDE: 81 tags, long-tailed, noisy), so ours − paper sets a stand-in "
+                      "beside NUS-WIDE; with NUS-WIDE's images set protocol: nuswide-selfsup (docs/data.md)",
+}
+#: why a column is shown as reported only, when no protocol of the notebook fills it
+REPORTED_ONLY = {
+    "imagenet": "there are no ImageNet images on this machine (ImageNet is obtained from image-net.org under its "
+                "terms of access, and nothing downloads at run time), and no stand-in is built for it (CIFAR-10, "
+                "the only images here, already fills the CIFAR-10 column). A user with ImageNet sets "
+                "imagenet_protocol: imagenet-selfsup (an ImageFolder tree in <data root>/imagenet/, docs/data.md)",
+    "nuswide81": "no protocol of this run fills the NUS-WIDE column; protocol: mosaic-selfsup (the stand-in) or, "
+                 "with NUS-WIDE's images, nuswide-selfsup does (docs/data.md)",
+    "cifar10": "the CIFAR-10 column is notebook 40's (cifar10-selfsup)",
+}
+
+
+def paper_dataset(protocol: str) -> str:
+    """The column of Tables I / II that runs on ``protocol`` fill (:data:`hashlib_core.names.PAPER_DATASET`):
+    ``cifar10-selfsup`` CIFAR-10, ``imagenet-selfsup`` ImageNet, ``nuswide-selfsup`` and its stand-in
+    ``mosaic-selfsup`` NUS-WIDE."""
+    base = str(protocol).partition(":")[0]
+    dataset = PAPER_DATASET.get(base)
+    if dataset not in DATASETS:
+        raise ValueError(f"protocol {protocol!r} fills no column of paper 003's Tables I-II; its protocols: "
+                         f"{sorted(p for p, d in PAPER_DATASET.items() if d in DATASETS)}")
+    return dataset
+
+
+def columns(protocols: Iterable[str], among: Iterable[str] = tuple(DATASETS)) -> dict:
+    """``{dataset column: protocol}`` for the non-empty ``protocols`` (:func:`paper_dataset`); a
+    protocol of a column not ``among`` the caller's, or two protocols for one column, are refused."""
+    among = tuple(among)
+    out: dict = {}
+    for protocol in [p for p in protocols if p]:
+        dataset = paper_dataset(protocol)
+        if dataset not in among:
+            raise ValueError(f"protocol {protocol!r} fills the {DATASETS[dataset]} column; here: "
+                             f"{', '.join(DATASETS[d] for d in among)} ({REPORTED_ONLY.get(dataset, '')})")
+        if dataset in out:
+            raise ValueError(f"protocols {out[dataset]!r} and {protocol!r} both fill the {DATASETS[dataset]} column")
+        out[dataset] = protocol
+    return out
+
+
+def chance_levels(split, bits: int = 64, seed: int = 0) -> dict:
+    """What retrieval without information scores on ``split``: the label statistics
+    (:func:`hashlib_core.data.label_statistics`: labels per image, chance precision = the fraction of
+    relevant query-database pairs) and the whole-ranking mAP of seeded random ``bits``-bit codes
+    (``numpy.random.default_rng(seed)``) through the project's metric code."""
+    from hashlib_core.data import label_statistics
+    from hashlib_core.metrics import mean_average_precision
+
+    stats = label_statistics(split)
+    rng = np.random.default_rng(seed)
+    q = np.where(rng.random((len(split.query), int(bits))) < 0.5, -1, 1).astype(np.int8)
+    d = np.where(rng.random((len(split.database), int(bits))) < 0.5, -1, 1).astype(np.int8)
+    per = stats["labels_per_image"]["database"]
+    return {"protocol": split.name, "seed": int(split.seed), "multi_label": bool(split.multi_label),
+            "classes": int(split.num_classes), "labels per image (database)": per["mean"],
+            "chance precision": stats["chance_precision"],
+            "queries without a relevant item": stats["relevant_fraction_per_query"]["queries_without_relevant"],
+            f"mAP of random {int(bits)}-bit codes": mean_average_precision(q, d, split.query.labels, split.database.labels,
+                                                                        topk=split.map_topk)}
 
 
 def configs(profile, method: str, bits: Sequence[int], seeds: Sequence[int], *, protocol: str = PROTOCOL,
@@ -92,16 +161,18 @@ def selfsup_configs(profile, models: Sequence[str], bits: Sequence[int], seeds: 
                     few_seeds: Sequence[int] = (0,), few_seeds_models: Sequence[str] = (),
                     all_seeds_bits: Sequence[int] = (), num_threads: Optional[int] = None,
                     input_size: Optional[int] = None,
-                    model_overrides: Optional[Mapping[str, Mapping[str, Any]]] = None) -> list:
-    """The self-supervised runs of notebooks 40–43 (one definition, so the notebooks share them):
+                    model_overrides: Optional[Mapping[str, Mapping[str, Any]]] = None,
+                    protocol: str = PROTOCOL) -> list:
+    """The self-supervised runs of notebooks 40–44 (one definition, so the notebooks share them):
     every model of ``models`` at every code length of ``bits`` with ``seeds``, except the models of
     ``few_seeds_models`` (the costly ones), which run ``few_seeds`` at the code lengths not in
-    ``all_seeds_bits``; ``model_overrides``: model -> network settings (e.g. ``{"vte": {"patch_size": 16}}``)."""
+    ``all_seeds_bits``; ``model_overrides``: model -> network settings (e.g. ``{"vte": {"patch_size": 16}}``);
+    ``protocol``: the Table I / II column (:func:`paper_dataset`), CIFAR-10 by default."""
     out = []
     for m in models:
         for b in bits:
             s = few_seeds if (m in few_seeds_models and b not in all_seeds_bits) else seeds
-            out += configs(profile, m, [b], s, num_threads=num_threads, input_size=input_size,
+            out += configs(profile, m, [b], s, protocol=protocol, num_threads=num_threads, input_size=input_size,
                            model=dict((model_overrides or {}).get(m) or {}) or None)
     return out
 
@@ -169,33 +240,62 @@ def _display(method: str, group: pd.DataFrame) -> str:
 
 
 def _beside(runs: pd.DataFrame, paper: pd.DataFrame, artefact: str, metrics: Mapping[str, str],
-            paper_name=None) -> pd.DataFrame:
-    """Long frame: method, bits, metric, ours (mean over seeds), sd, n_seeds, paper, diff; cells
-    with neither our value nor the paper's are left out."""
+            paper_name=None, dataset: str = "cifar10") -> pd.DataFrame:
+    """Long frame: method, bits, metric, ours (mean over seeds), sd, n_seeds, paper (its ``dataset``
+    column), diff; cells with neither our value nor the paper's are left out."""
     rows = []
     for (method, bits), g in runs.groupby(["method", "bits"], sort=False):
         name = paper_name(method) if paper_name else paper_method_name(method)
         for metric, col in metrics.items():
             m, sd = _mean_cell(g, col)
-            pv = _paper_value(paper, artefact, name, bits, metric)
+            pv = _paper_value(paper, artefact, name, bits, metric, dataset)
             if np.isfinite(m) or np.isfinite(pv):
                 rows.append({"method": _display(method, g), "key": method, "bits": int(bits), "metric": metric,
                              "ours": m, "sd": sd, "n_seeds": int(g.seed.nunique()), "paper": pv, "diff": m - pv})
     return pd.DataFrame(rows)
 
 
-def table1(runs: pd.DataFrame, paper: pd.DataFrame, metrics: Mapping[str, str] = TABLE1_METRICS) -> pd.DataFrame:
-    """Paper 003 Table I (CIFAR-10 column): per model, bits and metric (precision, recall, F1, mAP
-    under the main reading) our mean ± sd over seeds, the paper's value and ours − paper.
-    ``paper``: ``reported("003")``. Rows of methods the paper's Table I lacks (e.g. the pixel
-    references) get no paper value."""
-    return _beside(runs, paper, "table1", metrics)
+def table1(runs: pd.DataFrame, paper: pd.DataFrame, metrics: Mapping[str, str] = TABLE1_METRICS,
+           dataset: str = "cifar10") -> pd.DataFrame:
+    """Paper 003 Table I, column ``dataset`` (:data:`DATASETS`; the runs' protocol gives it:
+    :func:`paper_dataset`): per model, bits and metric (precision, recall, F1, mAP under the main
+    reading; relevant = same class, or a shared label on multi-hot labels) our mean ± sd over seeds,
+    the paper's value and ours − paper. ``paper``: ``reported("003")``. Rows of methods the paper's
+    Table I lacks (e.g. the pixel references) get no paper value."""
+    return _beside(runs, paper, "table1", metrics, dataset=_column(dataset))
 
 
-def table2(runs: pd.DataFrame, paper: pd.DataFrame, column: str = COLLISION) -> pd.DataFrame:
-    """Paper 003 Table II (CIFAR-10 column): collision ratio in percent (``column``: our main
+def table2(runs: pd.DataFrame, paper: pd.DataFrame, column: str = COLLISION, dataset: str = "cifar10") -> pd.DataFrame:
+    """Paper 003 Table II, column ``dataset``: collision ratio in percent (``column``: our main
     reading, items sharing their code among the 10,000 evaluation codes) beside the paper."""
-    return _beside(runs, paper, "table2", {"collision_pct": column})
+    return _beside(runs, paper, "table2", {"collision_pct": column}, dataset=_column(dataset))
+
+
+def _column(dataset: str) -> str:
+    if dataset not in DATASETS:
+        raise ValueError(f"paper 003's Tables I-II have the columns {sorted(DATASETS)}, not {dataset!r}")
+    return dataset
+
+
+def reported_column(paper: pd.DataFrame, artefact: str, dataset: str) -> pd.DataFrame:
+    """A column of Table I (``artefact="table1"``) or Table II (``"table2"``) that we do not compute:
+    the paper's cells for its four models in the long format of :func:`table1` / :func:`table2`
+    (ours, sd and diff empty, no seeds), for :func:`layout`."""
+    _column(dataset)
+    metrics = {"table1": list(TABLE1_METRICS), "table2": ["collision_pct"]}.get(artefact)
+    if metrics is None:
+        raise ValueError(f"artefact must be 'table1' or 'table2', got {artefact!r}")
+    cells = paper[(paper.artefact == artefact) & (paper.dataset == dataset)]
+    rows = []
+    for key in SELFSUP:
+        name = paper_method_name(key)
+        for b in sorted(int(x) for x in cells[cells.method == name].bits.unique()):
+            for metric in metrics:
+                pv = _paper_value(paper, artefact, name, b, metric, dataset)
+                if np.isfinite(pv):
+                    rows.append({"method": name, "key": key, "bits": b, "metric": metric, "ours": np.nan,
+                                 "sd": np.nan, "n_seeds": 0, "paper": pv, "diff": np.nan})
+    return pd.DataFrame(rows)
 
 
 def table3(runs: pd.DataFrame, paper: pd.DataFrame, ours_as: Iterable[str] = ("vte", "csvae")) -> pd.DataFrame:
@@ -381,23 +481,55 @@ def _reference_label(features: str) -> tuple:
             f"ImageNet-pretrained EfficientNet-{name.capitalize()} {tap} feature (frozen, {size} px RGB), no labels")
 
 
+def column_caption(artefact: str, dataset: str, protocol: str = "", profile: str = "",
+                   chance: Optional[Mapping[str, Any]] = None, references: bool = False) -> str:
+    """The caption of Table I (``artefact="table1"``) or II (``"table2"``)'s column ``dataset``: computed
+    on ``protocol`` (what it is when a stand-in, :data:`STAND_INS`; the relevance rule; the chance
+    levels of :func:`chance_levels`), or, without a protocol, the paper's values only and why
+    (:data:`REPORTED_ONLY`)."""
+    name = DATASETS[_column(dataset)]
+    table = {"table1": "Table I", "table2": "Table II"}[artefact]
+    if not protocol:
+        return (f"Paper 003 {table}, {name} column: reported only (the paper's values, none of ours). "
+                f"Why: {REPORTED_ONLY[dataset]}.")
+    stand_in = f" {STAND_INS[protocol]}." if protocol in STAND_INS else ""
+    if artefact == "table2":
+        return (f"Paper 003 {table}, {name} column, on `{protocol}`: hash collision ratio (%) = items sharing their "
+                f"code with another item among the 10,000 evaluation codes (database + queries), ours (mean ± sd over "
+                f"seeds) beside the paper and ours − paper. {profile} profile. Other readings: notebook 43's.{stand_in}")
+    multi = bool(chance and chance.get("multi_label"))
+    text = (f"Paper 003 {table}, {name} column, on `{protocol}`: precision / recall / F1 (database items at the "
+            f"shortest Hamming distance, disjoint queries; relevant = "
+            f"{'at least one shared label' if multi else 'the same class'}) and whole-ranking mAP, ours (mean ± sd "
+            f"over seeds; seeds per code length in 'seeds') beside the paper and ours − paper. {profile} profile.")
+    if references:
+        text += " Rows '(pixels)': LSH / PCAH / ITQ / SH without labels on the same grayscale pixels, seed 0."
+    if chance:
+        bits = [k for k in chance if k.startswith("mAP of random")]
+        text += f" Chance precision {chance['chance precision']:.3f}" + (
+            f", {bits[0]} {chance[bits[0]]:.3f}." if bits else ".")
+    return text + stand_in
+
+
 def reference_configs(profile, bits: Sequence[int], seeds: Sequence[int] = (0,), methods: Sequence[str] = PIXEL_METHODS,
-                      input_size: int = 32, features: Sequence[str] = ("gray-minmax",)) -> list:
+                      input_size: int = 32, features: Sequence[str] = ("gray-minmax",),
+                      protocol: str = PROTOCOL) -> list:
     """The unsupervised reference rows: LSH, PCAH, ITQ, SH (their default hyper-parameters), one run
     per (descriptor, method, bits, seed), on each of ``features`` (:mod:`hashlib_core.baselines.features`):
     ``"gray-minmax"`` becomes ``"gray-minmax@<input_size>"``, the flattened grayscale min-max image,
     the VAEs' exact input; ``"lite0-fc1"`` is the frozen ImageNet Lite0 trunk's pooled feature (what
-    pretrained features give without labels). On this protocol the runs also report Table I / II's
-    readings and, on pixels, the code stability (:mod:`hashlib_core.methods.shallow`)."""
+    pretrained features give without labels). On paper 003's protocols (``protocol``) the runs also
+    report Table I / II's readings and, on pixels, the code stability (:mod:`hashlib_core.methods.shallow`)."""
     sized = [f"gray-minmax@{int(input_size)}" if f == "gray-minmax" else str(f) for f in features]
-    return [make_config(profile, name, PROTOCOL, int(b), int(s), model={"features": f})
+    return [make_config(profile, name, protocol, int(b), int(s), model={"features": f})
             for f in sized for name in methods for b in bits for s in seeds]
 
 
 def reference_runs(profile, bits: Sequence[int], seeds: Sequence[int] = (0,), methods: Sequence[str] = PIXEL_METHODS,
-                   input_size: int = 32, features: Sequence[str] = ("gray-minmax",), workers: int = 1) -> list:
+                   input_size: int = 32, features: Sequence[str] = ("gray-minmax",), workers: int = 1,
+                   protocol: str = PROTOCOL) -> list:
     """The runs of :func:`reference_configs` (cached like every run); :func:`reference_frame` lays them out."""
-    return run_all(reference_configs(profile, bits, seeds, methods, input_size, features), workers)
+    return run_all(reference_configs(profile, bits, seeds, methods, input_size, features, protocol), workers)
 
 
 def reference_frame(results) -> pd.DataFrame:
