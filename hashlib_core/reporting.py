@@ -51,6 +51,19 @@ def git_commit() -> str:
         return "unknown"
 
 
+def cpu_capability() -> str:
+    """The CPU kernel set torch dispatches to here (``"AVX2"``, ``"AVX512"``, ...). Float results
+    of the same seed are bit-identical on one kind of CPU but can differ in the last bits between
+    kernel sets (docs/decisions.md, "Same seed, same result: across CPUs"), so runs and manifests
+    record it beside the commit."""
+    try:
+        import torch
+
+        return str(torch.backends.cpu.get_cpu_capability())
+    except Exception:  # noqa: BLE001 - provenance must never stop a run
+        return "unknown"
+
+
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
     arr = np.asarray(list(values), dtype=float)
@@ -93,6 +106,7 @@ class Report:
                 "timings": r.timings,
                 "cached": r.cached,
                 "computed_at_commit": r.computed_at_commit,
+                "computed_on": r.computed_on,
             }
             self.splits[f"{r.config.protocol}/seed{r.config.seed}"] = r.split_checksum
 
@@ -137,7 +151,8 @@ class Report:
             "params": self.params,
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "wall_time_s": round(time.time() - self.started, 1),
-            "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
+            "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+                        "cpu_capability": cpu_capability()},
             "splits": self.splits,
             "runs": self.runs,
             "outputs": sorted(set(self.outputs)),

@@ -92,6 +92,7 @@ class RunResult:
     split_checksum: str
     cached: bool = False
     computed_at_commit: str = ""  # the code that trained it (recorded in the cache entry)
+    computed_on: str = ""  # the CPU kernel set that trained it (reporting.cpu_capability)
     # the method a table asked for when this run is another method's identical computation
     # (MDFF-SH / DMSH rows served by DSHFMDF's run: hashlib_core.papers.p001_mdffsh.run_config)
     asked_as: str = ""
@@ -151,6 +152,7 @@ def write_entry(directory: Path, result: RunResult) -> None:
             "codes_sha256": sha256_file(tmp / "codes.npz"),
             "cache_version": CACHE_VERSION,
             "computed_at_commit": result.computed_at_commit,
+            "computed_on": result.computed_on,
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
         write_checksums(tmp, ENTRY_FILES)
@@ -198,7 +200,8 @@ def _read_entry(config: RunConfig, directory: Path, split_checksum: str | None) 
     return RunResult(config=config, key=key, query_codes=q, db_codes=d, metrics=meta["metrics"],
                      history=meta["history"], timings=meta["timings"],
                      split_checksum=meta["split_checksum"], cached=True,
-                     computed_at_commit=str(meta.get("computed_at_commit", "unknown")))
+                     computed_at_commit=str(meta.get("computed_at_commit", "unknown")),
+                     computed_on=str(meta.get("computed_on", "unknown")))
 
 
 def load_cached(config: RunConfig, cache_dir: Path | None = None, split_checksum: str | None = None,
@@ -284,11 +287,13 @@ def cached_run(config: RunConfig, compute: Callable[[], "RunResult"], cache_dir:
 
 
 def _computed(config: RunConfig, compute: Callable[[], "RunResult"]) -> RunResult:
+    from hashlib_core.reporting import cpu_capability, git_commit
+
     result = compute()
     if not result.computed_at_commit:
-        from hashlib_core.reporting import git_commit
-
         result.computed_at_commit = git_commit()
+    if not result.computed_on:
+        result.computed_on = cpu_capability()
     return result
 
 

@@ -55,6 +55,27 @@ def test_cache_hit_then_corruption_is_recomputed(isolated_cache):
     assert load_cached(cfg) is None
 
 
+def test_a_run_records_the_cpu_kernel_set_it_was_computed_on(isolated_cache):
+    """Same seed, same codes on one kind of CPU; across CPU kernel sets (AVX2 / AVX-512) floats can
+    differ in the last bits, so the cache entry keeps where it was computed (docs/decisions.md)."""
+    import torch
+
+    cfg = _config()
+    first = run(cfg, progress=False, verbose=False)
+    assert first.computed_on == torch.backends.cpu.get_cpu_capability() != ""
+    assert json.loads((run_dir(cfg.key()) / "meta.json").read_text())["computed_on"] == first.computed_on
+    assert run(cfg, progress=False, verbose=False).computed_on == first.computed_on  # read back from the entry
+    # an entry written before the field existed reads as "unknown", not as this machine
+    meta_path = run_dir(cfg.key()) / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["computed_on"]
+    meta_path.write_text(json.dumps(meta, indent=1, sort_keys=True))
+    from hashlib_core.integrity import write_checksums
+
+    write_checksums(run_dir(cfg.key()), runner.ENTRY_FILES)
+    assert load_cached(cfg).computed_on == "unknown"
+
+
 def test_sweep_resumes_and_leaves_no_partial_entries(isolated_cache):
     cfgs = [_config(), _config(bits=24)]
     run(cfgs[0], progress=False, verbose=False)

@@ -56,6 +56,10 @@ def test_report_writes_tables_figures_and_manifest(tmp_path, monkeypatch):
     on_disk = json.loads((tmp_path / "nb" / "manifest.json").read_text())
     assert on_disk["profile"] == "cpu" and on_disk["seeds"] == [0, 1] and on_disk["splits"] == {"p/seed0": "abc"}
     assert on_disk["commit"] == manifest["commit"] and on_disk["wall_time_s"] >= 0 and on_disk["date"]
+    import torch
+
+    # the CPU kernel set beside the commit: results can differ in the last bits between kernel sets
+    assert on_disk["machine"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert (tmp_path / "nb" / "t.md").read_text().startswith("caption")
 
 
