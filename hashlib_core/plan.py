@@ -24,8 +24,9 @@ Rates are those of the machine that made the manifests (``manifest["machine"]``)
 
 A manifest describes the settings of the commit that made it. When the notebook's parameter
 files, the profiles (recipes) or the recorded method versions have changed since that commit
-(``git diff`` against the working tree), its next runs are other runs: the plan still counts the
-old ones, and says so (``NotebookPlan.settings_changed``).
+(their parsed values in the working tree against those at the commit: a comment does not
+count, nor a method's source fingerprint re-recorded without a version change), its next runs are
+other runs: the plan still counts the old ones, and says so (``NotebookPlan.settings_changed``).
 """
 from __future__ import annotations
 
@@ -182,19 +183,65 @@ def kernel_startup_s(figures_root: Path, profile: str) -> float:
 SETTINGS_PATHS = ("params/{stem}", "params/profiles", "tests/fixtures/method_versions.json")
 
 
+def _settings_content(path: str, text: str) -> Any:
+    """What in a settings file decides runs: parsed YAML / JSON (so comments and layout do not
+    count), and of the method-versions record only each method's ``version`` (the part of a run's
+    cache key; its source fingerprints change with every refactoring that keeps results)."""
+    import yaml
+
+    try:
+        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError):
+        return text
+    if path.endswith("method_versions.json") and isinstance(data, dict):
+        return {name: (entry or {}).get("version") for name, entry in data.items()}
+    return data
+
+
+def _git_settings(root: Path, commit: str, paths: list[str]) -> dict[str, Any] | None:
+    """``{path: content}`` of the files under ``paths`` at ``commit``; None when git cannot tell."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
+
+    listed = git("ls-tree", "-r", "--name-only", commit, "--", *paths)
+    if listed.returncode != 0:
+        return None
+    out = {}
+    for name in listed.stdout.splitlines():
+        shown = git("show", f"{commit}:{name}")
+        if shown.returncode != 0:
+            return None
+        out[name] = _settings_content(name, shown.stdout)
+    return out
+
+
+def _tree_settings(root: Path, paths: list[str]) -> dict[str, Any]:
+    """``{path: content}`` of the files under ``paths`` in the working tree at ``root``."""
+    out = {}
+    for rel in paths:
+        top = root / rel
+        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else []
+        for f in files:
+            name = f.relative_to(root).as_posix()
+            out[name] = _settings_content(name, f.read_text())
+    return out
+
+
 def settings_changed(stem: str, commit: str | None, root: Path) -> bool | None:
     """Whether ``stem``'s settings (:data:`SETTINGS_PATHS`) in the working tree at ``root`` differ
-    from those at ``commit``; None when that cannot be told (no git, not a repository, commit
-    unknown to it)."""
+    from those at ``commit`` in what decides its runs (values, not comments or layout; method
+    versions, not source fingerprints); None when that cannot be told (no git, not a repository,
+    commit unknown to it)."""
     if not commit or commit == "unknown":
         return None
     paths = [p.format(stem=stem) for p in SETTINGS_PATHS]
     try:
-        done = subprocess.run(["git", "diff", "--quiet", commit.split("+")[0], "--", *paths], cwd=root,
-                              capture_output=True, timeout=30)
+        then = _git_settings(Path(root), commit.split("+")[0], paths)
     except (OSError, subprocess.SubprocessError):
         return None
-    return {0: False, 1: True}.get(done.returncode)  # other codes: bad commit or not a repository
+    if then is None:
+        return None
+    return then != _tree_settings(Path(root), paths)
 
 
 def plan_batch(stems: Iterable[str], figures_root: Path, cache: Path | None = None,

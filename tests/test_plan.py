@@ -223,4 +223,33 @@ def test_a_notebook_whose_settings_changed_since_its_manifest_is_flagged(tmp_pat
     assert [p.settings_changed for p in plan_mod.plan_batch(["nb_a", "nb_b"], figures, cache, repo=repo)] == [True, True]
     # not a commit of this repository, or no repository at all: cannot tell
     assert plan_mod.settings_changed("nb_a", "0" * 40, repo) is None
+
+
+def test_comments_and_re_recorded_fingerprints_are_not_a_settings_change(tmp_path):
+    """What decides a run is compared, not the text: a comment or a re-recorded source fingerprint
+    (same version) leaves the old runs valid; a new value or a version bump does not."""
+    repo = tmp_path
+    (repo / "params" / "nb_a").mkdir(parents=True)
+    (repo / "params" / "profiles").mkdir()
+    (repo / "tests" / "fixtures").mkdir(parents=True)
+    params = repo / "params" / "nb_a" / "cpu.yaml"
+    versions = repo / "tests" / "fixtures" / "method_versions.json"
+    params.write_text("bits: [48]\n")
+    (repo / "params" / "profiles" / "cpu.yaml").write_text("epochs: 20\n")
+    versions.write_text(json.dumps({"dpsh": {"code": "aaaa", "version": 1}}))
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "settings")
+    commit = _git(repo, "rev-parse", "HEAD")
+    params.write_text("# measured cost: 44 min\nbits:   [48]   # one length\n")
+    versions.write_text(json.dumps({"dpsh": {"code": "bbbb", "unchanged_because": "metadata", "version": 1}}, indent=1))
+    assert plan_mod.settings_changed("nb_a", commit, repo) is False
+    versions.write_text(json.dumps({"dpsh": {"code": "bbbb", "version": 2}}))
+    assert plan_mod.settings_changed("nb_a", commit, repo) is True
+    versions.write_text(json.dumps({"dpsh": {"code": "aaaa", "version": 1}}))
+    params.write_text("bits: [48]\nseeds: [0, 1, 2]\n")
+    assert plan_mod.settings_changed("nb_a", commit, repo) is True
+    params.write_text("bits: [48]\n")
+    (repo / "params" / "nb_a" / "paper.yaml").write_text("bits: [12]\n")  # a new file counts
+    assert plan_mod.settings_changed("nb_a", commit, repo) is True
     assert plan_mod.settings_changed("nb_a", "unknown", repo) is None
