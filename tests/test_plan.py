@@ -223,6 +223,7 @@ def test_a_notebook_whose_settings_changed_since_its_manifest_is_flagged(tmp_pat
     assert [p.settings_changed for p in plan_mod.plan_batch(["nb_a", "nb_b"], figures, cache, repo=repo)] == [True, True]
     # not a commit of this repository, or no repository at all: cannot tell
     assert plan_mod.settings_changed("nb_a", "0" * 40, repo) is None
+    assert plan_mod.settings_changed("nb_a", "unknown", repo) is None
 
 
 def test_comments_and_re_recorded_fingerprints_are_not_a_settings_change(tmp_path):
@@ -252,4 +253,3 @@ def test_comments_and_re_recorded_fingerprints_are_not_a_settings_change(tmp_pat
     params.write_text("bits: [48]\n")
     (repo / "params" / "nb_a" / "paper.yaml").write_text("bits: [12]\n")  # a new file counts
     assert plan_mod.settings_changed("nb_a", commit, repo) is True
-    assert plan_mod.settings_changed("nb_a", "unknown", repo) is None
