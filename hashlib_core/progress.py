@@ -46,4 +46,9 @@ def tqdm(*args, **kwargs):
     if mode() == "text":
         kwargs.setdefault("file", sys.stdout)
         kwargs.setdefault("mininterval", TEXT_MININTERVAL_S)
+        # every text bar on line 0: a nested bar (a run's epochs inside a sweep's runs) would
+        # otherwise be drawn one line down with cursor-up escapes, which a stored notebook keeps as
+        # one new line per frame; at position 0 each frame starts with "\r" and only the bar's last
+        # frame survives reproduce's stream folding
+        kwargs.setdefault("position", 0)
     return bar_class()(*args, **kwargs)

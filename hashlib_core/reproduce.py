@@ -121,7 +121,7 @@ def execute(notebook: Path, params: dict[str, Any], profile: str) -> Path:
         pm.execute_notebook(str(notebook), str(tmp), parameters=params, cwd=str(notebook.parent),
                             kernel_name="python3", progress_bar=False, log_output=True,
                             config=kernel_config)
-        _record_relative_paths(tmp, notebook, final)
+        _tidy_executed(tmp, notebook, final)
         os.replace(tmp, final)
     finally:
         if previous_progress is None:
@@ -133,14 +133,24 @@ def execute(notebook: Path, params: dict[str, Any], profile: str) -> Path:
     return final
 
 
-def _record_relative_paths(executed: Path, notebook: Path, final: Path) -> None:
-    """papermill records the absolute input and output paths in the notebook's metadata; keep
-    them as the reader's checkout sees them (repository-relative), not as this machine's."""
+def _tidy_executed(executed: Path, notebook: Path, final: Path) -> None:
+    """Make the executed copy what a reader should see.
+
+    * papermill records the absolute input and output paths in the notebook's metadata; keep them
+      as the reader's checkout sees them (repository-relative), not as this machine's;
+    * papermill stores every flush of the kernel's output as its own stream output, so an hour of
+      text progress bars is thousands of frames: nbconvert's CoalesceStreamsPreprocessor merges
+      consecutive streams and keeps the last frame of each "\r"-rewritten line, as a terminal
+      (and JupyterLab) shows it.
+    """
     import nbformat
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
     nb = nbformat.read(executed, as_version=4)
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
     meta = nb.metadata.get("papermill")
     if meta is None:
+        nbformat.write(nb, executed)
         return
     def portable(path: Path) -> str:
         try:
