@@ -52,3 +52,10 @@ def tqdm(*args, **kwargs):
         # frame survives reproduce's stream folding
         kwargs.setdefault("position", 0)
     return bar_class()(*args, **kwargs)
+
+
+def write(message: str) -> None:
+    """Print one log line without breaking an open bar: ``tqdm.write`` clears the bars drawn on
+    stdout, prints, then redraws them (in a stored notebook the line would otherwise run on from
+    the bar's last frame: "runs: 0%| | 0/12[run c1d0d10a02] ...")."""
+    bar_class().write(message, file=sys.stdout)

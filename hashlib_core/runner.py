@@ -36,6 +36,7 @@ from hashlib_core.integrity import sha256_file, verify_folder, write_checksums
 from hashlib_core.methods import Method, get_method
 from hashlib_core.paths import atomic_dir, cache_root, remove_stale_temps, unwritable
 from hashlib_core.profiles import Profile, load_profile
+from hashlib_core.progress import write
 from hashlib_core.train import TrainSettings, encode, fit, set_determinism
 from hashlib_core.trunk import frozen_trunk_parts
 
@@ -251,7 +252,7 @@ def cached_run(config: RunConfig, compute: Callable[[], "RunResult"], cache_dir:
     if not use_cache:
         result = _computed(config, compute)
         if verbose:
-            print(result.summary())
+            write(result.summary())
         return result
     directory = run_dir(config.key(), cache_dir)
     runs = directory.parent
@@ -267,8 +268,7 @@ def cached_run(config: RunConfig, compute: Callable[[], "RunResult"], cache_dir:
         try:
             lock.acquire(timeout=1)
         except filelock.Timeout:
-            print(f"[run {config.key()[:10]}] {config.label()}: another process is computing it; waiting",
-                  flush=True)
+            write(f"[run {config.key()[:10]}] {config.label()}: another process is computing it; waiting")
             lock.acquire()
         try:  # under the lock: the other process may have written it meanwhile
             cached = load_cached(config, cache_dir, split_checksum)
@@ -279,10 +279,10 @@ def cached_run(config: RunConfig, compute: Callable[[], "RunResult"], cache_dir:
             lock.release()
     if cached is not None:
         if verbose:
-            print(cached.summary())
+            write(cached.summary())
         return cached
     if verbose:
-        print(result.summary())
+        write(result.summary())
     return result
 
 

@@ -213,9 +213,9 @@ def test_batch_kernel_writes_clean_outputs(tmp_path, monkeypatch, capfd):
 
 
 def test_batch_notebook_keeps_the_last_frame_of_nested_bars(tmp_path, monkeypatch):
-    """A sweep's bar with a run's bar inside it, redrawn at every step: the stored notebook holds
-    one stream output with each bar's last frame on its own line -- no per-frame outputs, no
-    cursor-up escapes (before, a two-hour batch stored 5,438 outputs and 1,803 cursor moves)."""
+    """A sweep's bar with a run's bar inside it, redrawn at every step, and the runs' log lines: the
+    stored notebook holds one stream output with each bar's last frame and each log line on a line
+    of its own -- no per-frame outputs, no cursor-up escapes (before, a two-hour batch stored 5,438 outputs and 1,803 cursor moves)."""
     from hashlib_core import reproduce
 
     monkeypatch.setenv("HASHLIB_FIGURES", str(tmp_path / "figures"))
@@ -223,11 +223,12 @@ def test_batch_notebook_keeps_the_last_frame_of_nested_bars(tmp_path, monkeypatc
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(
         "import sys\n"
-        "from hashlib_core.progress import tqdm\n"
-        "for r in tqdm(range(3), desc='runs', mininterval=0):\n"
-        "    for _ in tqdm(range(40), desc=f'train {r}', mininterval=0):\n"
-        "        sys.stdout.flush()\n"
-        "    print(f'[run {r}] done', flush=True)")]
+        "from hashlib_core.progress import tqdm, write\n"
+        "for r in tqdm(range(4), desc='runs', mininterval=0):\n"
+        "    if r < 3:  # the last run is a cache hit: a log line, no bar of its own\n"
+        "        for _ in tqdm(range(40), desc=f'train {r}', mininterval=0):\n"
+        "            sys.stdout.flush()\n"
+        "    write(f'[run {r}] done')")]
     source = tmp_path / "nb_nested.ipynb"
     nbformat.write(nb, source)
     executed = nbformat.read(reproduce.execute(source, {}, "cpu"), as_version=4)
@@ -236,11 +237,11 @@ def test_batch_notebook_keeps_the_last_frame_of_nested_bars(tmp_path, monkeypatc
     text = outputs[0].text
     assert "\x1b[" not in text
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    assert [line for line in lines if line.startswith("[run")] == ["[run 0] done", "[run 1] done", "[run 2] done"]
+    assert [line for line in lines if "[run" in line] == [f"[run {r}] done" for r in range(4)]  # whole lines
     trains = [line for line in lines if line.startswith("train")]
     assert len(trains) == 3 and all("100%" in line and "40/40" in line for line in trains)
-    assert "runs: 100%" in lines[-1] and "3/3" in lines[-1]
-    assert len(lines) == 7  # three runs of (train bar, log line), then the sweep's bar
+    assert "runs: 100%" in lines[-1] and "4/4" in lines[-1]
+    assert len(lines) == 8  # three runs of (train bar, log line), the cached run's line, the sweep's bar
 
 
 def test_progress_mode_is_checked(monkeypatch):
