@@ -148,17 +148,16 @@ def _tidy_executed(executed: Path, notebook: Path, final: Path) -> None:
 
     nb = nbformat.read(executed, as_version=4)
     nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
-    meta = nb.metadata.get("papermill")
-    if meta is None:
-        nbformat.write(nb, executed)
-        return
+
     def portable(path: Path) -> str:
         try:
             return str(path.relative_to(repo_root()))
         except ValueError:  # outside the checkout (smoke outputs in the cache, HASHLIB_FIGURES)
             return str(Path(*path.parts[-3:]))
 
-    meta["input_path"], meta["output_path"] = portable(notebook), portable(final)
+    meta = nb.metadata.get("papermill")
+    if meta is not None:
+        meta["input_path"], meta["output_path"] = portable(notebook), portable(final)
     nbformat.write(nb, executed)
 
 
