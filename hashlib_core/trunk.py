@@ -34,7 +34,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
-from hashlib_core.progress import tqdm
+from hashlib_core.progress import tqdm, write
 
 from hashlib_core.data.identity import source_identity
 from hashlib_core.data.transforms import RGB_IMAGENET, InputSpec
@@ -171,7 +171,8 @@ def trunk_taps(backbone: torch.nn.Module, source, key: str, input_size: int, fli
         try:
             lock.acquire(timeout=1)
         except filelock.Timeout:
-            print(f"{desc}: another process is computing these trunk taps ({folder}); waiting", flush=True)
+            # the folder's name, not its path: a stored notebook holds no machine paths
+            write(f"{desc}: another process is computing these trunk taps ({folder.name}); waiting")
             lock.acquire()
         try:
             remove_stale_temps(root)  # a killed pass's full-size memmaps

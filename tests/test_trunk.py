@@ -133,3 +133,39 @@ def test_dshc_and_baselines_train_on_the_same_cached_trunk(isolated_cache):
     assert {p.name for p in (isolated_cache / "trunk").glob("*/*")} == folders
     assert r.timings["trunk_s"] < fused.timings["trunk_s"] and d.timings["trunk_s"] < fused.timings["trunk_s"]
     assert r.db_codes.shape == (len(r.split().database), 10) and set(np.unique(r.db_codes)) <= {-1, 1}
+
+
+def test_a_pass_waiting_on_another_process_says_so_without_machine_paths(isolated_cache, capsys):
+    """Two processes computing the same taps: the second waits on the first's lock and says so in
+    one log line naming the cache entry, not its path (stored notebooks hold no machine paths)."""
+    import shutil
+    import threading
+    import time
+
+    import filelock
+
+    split = get_protocol("cifar10-dshfmdf", seed=0, subset=SUBSET)
+    model = _model()
+    key = trunk_key(model.config, 32, 1)
+    trunk_taps(model.backbone, split.query, key, 32, progress=False)
+    (lock_path,) = (isolated_cache / "locks" / "trunk" / key).glob("*.lock")
+    shutil.rmtree(isolated_cache / "trunk" / key)  # so the next call must compute, not read
+    capsys.readouterr()
+    held = threading.Event()
+
+    def other_process():  # a thread stands in for it: filelock refuses a second lock in one thread
+        with filelock.FileLock(str(lock_path)):
+            held.set()
+            time.sleep(1.5)
+
+    holder = threading.Thread(target=other_process)
+    holder.start()
+    held.wait()
+    try:
+        taps = trunk_taps(model.backbone, split.query, key, 32, progress=False)
+    finally:
+        holder.join()
+    out = capsys.readouterr().out
+    assert "another process is computing these trunk taps" in out and "waiting" in out
+    assert str(isolated_cache) not in out
+    assert set(taps) == set(model.backbone(to_tensor_batch(split.query.get_batch(np.arange(2)), 32)))
