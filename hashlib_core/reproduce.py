@@ -5,9 +5,10 @@
     python -m hashlib_core.reproduce --profile cpu --plan     # runs cached / to compute, time estimate
 
 A batch first prints its plan (:mod:`hashlib_core.plan`), then shows one progress bar over the
-notebooks, then a summary (runs computed and reused, notebooks failed, wall time) and rebuilds
-the results gallery (:mod:`hashlib_core.gallery`). A failing notebook is reported and the batch
-goes on with the next; the exit status is 1 when any failed.
+runs it computes (:class:`RunWatcher`; a line per run in a log), then a summary (runs computed
+and reused, notebooks failed, wall time) and rebuilds the results gallery
+(:mod:`hashlib_core.gallery`). A failing notebook is reported and the batch goes on with the
+next; the exit status is 1 when any failed.
 
 The registry is ``params/notebooks.yaml``; the parameters of notebook ``N`` under profile ``P``
 are ``params/N/P.yaml`` (a plain papermill parameter file). Every parameter file is checked
@@ -224,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return 0
     figures_root = figures_dir("", args.profile)
-    print(format_plan(plan_batch([nb.stem for nb, _ in plan], figures_root, profile=args.profile), args.profile),
-          flush=True)
+    plans = plan_batch([nb.stem for nb, _ in plan], figures_root, profile=args.profile)
+    print(format_plan(plans, args.profile), flush=True)
     if args.plan:
         return 0
     timings: dict[str, float] = {}
@@ -235,9 +236,15 @@ def main(argv: list[str] | None = None) -> int:
     # a batch stopped with SIGTERM (kill, a CI timeout) unwinds like Ctrl-C, so execute()'s cleanup
     # removes the half-written notebook instead of leaving it among the figures
     previous_handler = signal.signal(signal.SIGTERM, _raise_system_exit)
-    # the bar over notebooks is for a person at a terminal; logs and tests get the --> / <-- lines
-    bar = tqdm(total=len(plan), desc="notebooks", unit="nb", file=sys.stderr, dynamic_ncols=True,
+    # one bar over the runs the batch computes, drawn for a person at a terminal; a log gets a line
+    # per run and the --> / <-- lines per notebook. Its total is the plan's count, or none where a
+    # notebook has no manifest to count from or its settings changed since (then the count is a guess)
+    counted = all(p.known and not p.counts_old_runs for p in plans)
+    to_compute = sum(p.to_compute for p in plans) if counted else None
+    bar = tqdm(total=to_compute, desc="runs computed", unit="run", file=sys.stderr, dynamic_ncols=True,
                disable=not sys.stderr.isatty())
+    watcher = RunWatcher(bar, to_compute, batch_start)
+    watcher.start()
     try:
         for notebook, params in plan:
             bar.set_postfix_str(notebook.stem)
@@ -259,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
                     computed, reused = computed + runs[0], reused + runs[1]
                 ran = f" (runs computed {runs[0]}, reused {runs[1]})" if runs else ""
                 bar.write(f"<-- {notebook.stem}: {timings[notebook.stem]} s{ran} -> {_shown(out)}")
-            bar.update(1)
     finally:
+        watcher.stop()
         bar.close()
         signal.signal(signal.SIGTERM, previous_handler)
     summary = figures_root / f"reproduce-{args.profile}.json"
@@ -283,6 +290,70 @@ def _ends_the_batch(err: BaseException) -> bool:
     if type(err).__name__ == "PapermillExecutionError" and getattr(err, "ename", "") == "KeyboardInterrupt":
         return True
     return unwritable(err, getattr(err, "filename", None) or "the output") is not None
+
+
+class RunWatcher:
+    """Follows the run cache while a batch runs: each run entry completed since the batch began
+    (its ``SHA256SUMS``, written last) moves ``bar`` on by one; where the bar is not drawn (a log, a
+    pipe) it is one line, ``run 3/24 computed after 12 min 05 s: <label>``, so a log shows a
+    two-hour notebook moving. The runs are computed in the notebooks' kernels, other processes:
+    the cache is where they meet. (A second batch on the same cache at the same time is counted
+    too.)"""
+
+    def __init__(self, bar, total: int | None, started: float, poll_s: float = 5.0):
+        import threading
+
+        from hashlib_core.paths import cache_root
+
+        self.bar, self.total, self.started, self.poll_s = bar, total, started, poll_s
+        self.runs = cache_root() / "runs"
+        self.seen = set(self._entries())  # what was there before the batch: reused, not computed
+        self.count = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="run-watcher", daemon=True)
+
+    def _entries(self) -> list[Path]:
+        return [p.parent for p in self.runs.glob("*/SHA256SUMS")]
+
+    def poll(self) -> int:
+        """Count the entries completed since the last poll; returns how many were new."""
+        from hashlib_core.plan import duration
+
+        new = sorted(set(self._entries()) - self.seen)
+        for entry in new:
+            self.seen.add(entry)
+            self.count += 1
+            self.bar.update(1)
+            if self.bar.disable:
+                of = f"/{self.total}" if self.total is not None else ""
+                print(f"run {self.count}{of} computed after {duration(time.time() - self.started)}: "
+                      f"{_run_label(entry)}", file=sys.stderr, flush=True)
+        return len(new)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            self.poll()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop following, counting what completed up to now (the last notebook's last run)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.poll()
+
+
+def _run_label(entry: Path) -> str:
+    """``dshc efficientnet_lite0 30b cifar10-dshc seed0 [...]`` from a cache entry's meta.json, or
+    its key when that cannot be read."""
+    from hashlib_core.runner import RunConfig
+
+    try:
+        return RunConfig(**json.loads((entry / "meta.json").read_text())["config"]).label()
+    except (OSError, ValueError, KeyError, TypeError):
+        return entry.name[:10]
 
 
 def _runs_cached_since(started: float) -> int:

@@ -253,3 +253,70 @@ def test_comments_and_re_recorded_fingerprints_are_not_a_settings_change(tmp_pat
     params.write_text("bits: [48]\n")
     (repo / "params" / "nb_a" / "paper.yaml").write_text("bits: [12]\n")  # a new file counts
     assert plan_mod.settings_changed("nb_a", commit, repo) is True
+
+
+def _complete_run(cache: Path, key: str, config: dict | None = None):
+    """A run cache entry as the runner leaves it: meta.json, then SHA256SUMS last."""
+    entry = cache / "runs" / key
+    entry.mkdir(parents=True)
+    (entry / "meta.json").write_text(json.dumps({"config": config} if config else {}))
+    (entry / "SHA256SUMS").write_text("")
+
+
+def test_run_watcher_counts_runs_completed_during_the_batch_with_a_log_line_each(
+        tmp_path, monkeypatch, capsys):
+    from tqdm.std import tqdm
+
+    from hashlib_core.runner import make_config
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("HASHLIB_CACHE", str(cache))
+    _complete_run(cache, "before")  # already there when the batch began: reused, not computed
+    (cache / "runs" / "half").mkdir()  # being written: no SHA256SUMS yet
+    bar = tqdm(total=3, disable=True)
+    watcher = reproduce.RunWatcher(bar, 3, started=0.0)
+    assert watcher.poll() == 0
+    config = make_config("smoke", "dshc", "cifar10-dshc", bits=30, seed=1)
+    _complete_run(cache, "k1", config.to_dict())
+    _complete_run(cache, "k2")  # an unreadable config: the line names the key
+    assert watcher.poll() == 2 and watcher.poll() == 0
+    (cache / "runs" / "half" / "SHA256SUMS").write_text("")
+    watcher.stop()  # the final poll counts the last run
+    assert watcher.count == 3
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3
+    assert err[0].startswith("run 1/3 computed after ") and err[0].endswith(": " + config.label())
+    assert err[1].startswith("run 2/3 computed after ") and err[1].endswith(": k2")
+    assert err[2].startswith("run 3/3 ") and err[2].endswith(": half")
+
+
+def test_run_watcher_without_a_total_and_with_its_thread(tmp_path, monkeypatch, capsys):
+    import time
+
+    from tqdm.std import tqdm
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("HASHLIB_CACHE", str(cache))
+    watcher = reproduce.RunWatcher(tqdm(total=None, disable=True), None, started=time.time(), poll_s=0.01)
+    watcher.start()
+    _complete_run(cache, "k1")
+    deadline = time.time() + 10
+    while watcher.count == 0 and time.time() < deadline:  # the thread, not stop()'s final poll
+        time.sleep(0.01)
+    watcher.stop()
+    assert watcher.count == 1
+    assert capsys.readouterr().err == "run 1 computed after 0 s: k1\n"
+
+
+def test_run_watcher_moves_a_drawn_bar_instead_of_writing_lines(tmp_path, monkeypatch, capsys):
+    import io
+
+    from tqdm.std import tqdm
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("HASHLIB_CACHE", str(cache))
+    bar = tqdm(total=2, file=io.StringIO())  # a terminal's bar
+    watcher = reproduce.RunWatcher(bar, 2, started=0.0)
+    _complete_run(cache, "k1")
+    watcher.stop()
+    assert bar.n == 1 and capsys.readouterr().err == ""
