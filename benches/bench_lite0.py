@@ -2,7 +2,7 @@
 
     python benches/bench_lite0.py [--sizes 32 64 96 128] [--bits 48] [--variant fused]
                                   [--train-batch 64] [--encode-batch 128] [--budget 3] [--threads N]
-                                  [--channels-last] [--frozen]
+                                  [--channels-last] [--frozen [--ops]]
 
 For every input size: training images/s (forward + backward + Adam step, batch 64, train mode,
 random inputs and labels, cross-entropy on the logits plus a stand-in hash term) and encoding
@@ -22,6 +22,10 @@ Adam on the head) and encoding images/s, beside the head with the trunk's tail (
 60,000 CIFAR-10 images, one head epoch over 5,000, a whole run of ``--epochs`` epochs over the
 5,000 (``cifar10-dshfmdf``) or 50,000 (``cifar10-dshc``) training images, and the head over the
 59,000-image database.
+
+``--frozen --ops`` adds where the head's training step spends its time: torch.profiler's
+operators by self CPU time over ``--budget`` seconds of steps, as shares of the total (which of
+them no exact rewrite can drop: issue 17's regeneration cost, benches/README.md).
 """
 
 from __future__ import annotations
@@ -114,6 +118,7 @@ def bench_frozen(size: int, args) -> dict:
     opt = torch.optim.Adam(head.parameters(), lr=1e-3)
     y = torch.randint(0, 10, (args.train_batch,))
     head_ips, head_cpu = _rates(_train_step(head, opt, taps, y), args.train_batch, args.budget)
+    ops = _op_shares(_train_step(head, opt, taps, y), args.budget) if args.ops else None
     head.eval()
     enc_ips, _ = _rates(_encode_step(head, taps), args.train_batch, args.budget)
     # train.tune_tail: the trunk's head conv + BN train too, fc1 recomputed from the conv5 tap
@@ -126,7 +131,23 @@ def bench_frozen(size: int, args) -> dict:
     tail_ips, _ = _rates(_train_step(tuned, opt, no_fc1, y), args.train_batch, args.budget)
     per_image = sum(v[0].numel() for v in taps.values())
     return dict(size=size, trunk_ips=trunk_ips, trunk_cpu=trunk_cpu, head_ips=head_ips, head_cpu=head_cpu,
-                enc_ips=enc_ips, tail_ips=tail_ips, mib=60000 * per_image * 2 / 2**20)
+                enc_ips=enc_ips, tail_ips=tail_ips, mib=60000 * per_image * 2 / 2**20, ops=ops)
+
+
+def _op_shares(step, budget: float, top: int = 8) -> list[tuple[str, float, float]]:
+    """``[(operator, self CPU ms per step, share of the step's self CPU time)]`` of ``step``,
+    the ``top`` costliest, from torch.profiler over ``budget`` seconds (after one warm-up step)."""
+    from torch.profiler import ProfilerActivity, profile
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        n, t0 = 0, time.perf_counter()
+        while n < 2 or time.perf_counter() - t0 < budget:
+            step()
+            n += 1
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    events.sort(key=lambda e: -e.self_cpu_time_total)
+    return [(e.key, e.self_cpu_time_total / n / 1e3, e.self_cpu_time_total / total) for e in events[:top]]
 
 
 def main_frozen(args) -> int:
@@ -144,6 +165,12 @@ def main_frozen(args) -> int:
               f"{5000 / r['tail_ips']:.1f} | {e * 5000 / r['head_ips'] / 60:.1f} / {e * 5000 / r['tail_ips'] / 60:.1f} | "
               f"{e * 50000 / r['head_ips'] / 60:.0f} / {e * 50000 / r['tail_ips'] / 60:.0f} | "
               f"{59000 / r['enc_ips']:.1f} | {r['mib']:.0f} |", flush=True)
+        if r["ops"]:
+            print(f"\n{s} px, head training step (batch {args.train_batch}): operators by self CPU time\n")
+            print("| operator | ms / step | share |\n|---|---:|---:|")
+            for name, ms, share in r["ops"]:
+                print(f"| `{name}` | {ms:.1f} | {100 * share:.0f} % |")
+            print(flush=True)
     print(f"\ntotal bench time {time.perf_counter() - t0:.0f} s")
     return 0
 
@@ -160,7 +187,10 @@ def main(argv=None) -> int:
     ap.add_argument("--channels-last", action="store_true", help="model and inputs in channels_last (NHWC) memory format")
     ap.add_argument("--frozen", action="store_true", help="the frozen-trunk recipe: trunk pass + head alone")
     ap.add_argument("--epochs", type=int, default=30, help="--frozen: epochs of the projected per-run cost")
+    ap.add_argument("--ops", action="store_true", help="--frozen: the head training step's costliest operators")
     args = ap.parse_args(argv)
+    if args.ops and not args.frozen:
+        ap.error("--ops profiles the frozen-trunk head: use it with --frozen")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.frozen:
