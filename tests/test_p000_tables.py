@@ -103,3 +103,24 @@ def test_equal_inputs_claims_refuses_frames_it_cannot_judge(change, message):
     runs = _cross({("DSHFMDF", "deep", DEEP): [0.8, 0.8, 0.8], ("HashNet", "deep", DEEP): [0.8, 0.8, 0.8]})
     with pytest.raises(ValueError, match=message):
         equal_inputs_claims(change(runs), TABLE2_48)
+
+
+def test_fig6_curves_train_the_two_slices_once_each_and_the_grid_every_pair():
+    from hashlib_core.papers.p000_dshfmdf import fig6_points
+
+    grid4 = [1e-4, 1e-3, 1e-2, 1e-1]
+    curves = fig6_points(grid4, grid4, 0.01, 0.1, "curves")
+    assert len(curves) == 7 and len(set(curves)) == 7  # 4 + 4 - the shared operating point
+    assert curves[:4] == [(b, 0.1) for b in grid4]
+    assert {(0.01, g) for g in grid4} <= set(curves)
+    grid = fig6_points(grid4, grid4, 0.01, 0.1, "grid")
+    assert len(grid) == 16 and set(curves) <= set(grid)
+
+
+def test_fig6_points_refuse_an_unknown_design_or_curves_that_cannot_cross():
+    from hashlib_core.papers.p000_dshfmdf import fig6_points
+
+    with pytest.raises(ValueError, match="design must be one of"):
+        fig6_points([0.1], [0.1], 0.1, 0.1, "heatmap")
+    with pytest.raises(ValueError, match="default_gamma 0.1 in gammas"):
+        fig6_points([0.01, 0.1], [0.001, 0.01], 0.01, 0.1, "curves")

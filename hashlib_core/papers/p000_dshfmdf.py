@@ -11,11 +11,35 @@ import pandas as pd
 from hashlib_core.claims import claims_frame, ordering_claim, versus_reported_claim
 from hashlib_core.reporting import format_mean_sd
 
-__all__ = ["TABLE2_ORDER", "dshfmdf_rows", "equal_inputs_claims", "table2_layout", "versus_paper_claims"]
+__all__ = ["FIG6_DESIGNS", "TABLE2_ORDER", "dshfmdf_rows", "equal_inputs_claims", "fig6_points", "table2_layout",
+           "versus_paper_claims"]
 
 #: the row order of paper 000's Table 2 (its "Ours" row is our "DSHFMDF")
 TABLE2_ORDER = ["SH", "ITQ", "KSH", "SDH", "LSH", "PCAH", "CNNH", "DNNH", "DHN", "HashNet", "DPSH", "DSDH", "DCH",
                 "CSQ", "DPH", "LRH", "DFEH", "DHWP", "DMUH", "DSHFMDF"]
+
+
+#: how notebook 07 samples the β / γ plane: ``curves`` = the paper's two curves of Fig. 6 (§4.6: β
+#: varied at the default γ, γ varied at the default β); ``grid`` = every (β, γ) pair (a heatmap; its
+#: cost is len(betas) × len(gammas) runs a seed instead of len(betas) + len(gammas) − 1)
+FIG6_DESIGNS = ("curves", "grid")
+
+
+def fig6_points(betas: Sequence[float], gammas: Sequence[float], default_beta: float, default_gamma: float,
+                design: str = "curves") -> list[tuple[float, float]]:
+    """The (β, γ) pairs notebook 07 trains, in a fixed order, each once (``design``: :data:`FIG6_DESIGNS`).
+    ``curves`` needs ``default_gamma`` among ``gammas`` and ``default_beta`` among ``betas``: the two
+    curves then cross at the paper's operating point, trained once."""
+    if design not in FIG6_DESIGNS:
+        raise ValueError(f"design must be one of {list(FIG6_DESIGNS)}, got {design!r}")
+    betas, gammas = [float(b) for b in betas], [float(g) for g in gammas]
+    if design == "grid":
+        return [(b, g) for b in betas for g in gammas]
+    if float(default_beta) not in betas or float(default_gamma) not in gammas:
+        raise ValueError(f"design 'curves': default_beta {default_beta} must be in betas {betas} and "
+                         f"default_gamma {default_gamma} in gammas {gammas} (the point where the curves cross)")
+    points = [(b, float(default_gamma)) for b in betas] + [(float(default_beta), g) for g in gammas]
+    return list(dict.fromkeys(points))
 
 
 def dshfmdf_rows(ours: pd.DataFrame) -> pd.DataFrame:
