@@ -124,3 +124,15 @@ def test_fig6_points_refuse_an_unknown_design_or_curves_that_cannot_cross():
         fig6_points([0.1], [0.1], 0.1, 0.1, "heatmap")
     with pytest.raises(ValueError, match="default_gamma 0.1 in gammas"):
         fig6_points([0.01, 0.1], [0.001, 0.01], 0.01, 0.1, "curves")
+
+
+def test_recipe_lengths_cut_only_the_from_scratch_setting():
+    from hashlib_core.papers.p000_dshfmdf import recipe_lengths
+
+    assert recipe_lengths([None, "lite0"], [12, 24, 32, 48]) == [(None, [12, 24, 32, 48]), ("lite0", [12, 24, 32, 48])]
+    assert recipe_lengths([None, "lite0"], [12, 24, 32, 48], [48]) == [(None, [48]), ("lite0", [12, 24, 32, 48])]
+    assert recipe_lengths(["lite0"], [12, 48], [48]) == [("lite0", [12, 48])]
+    with pytest.raises(ValueError, match="subset of bits"):
+        recipe_lengths([None], [12, 48], [64])
+    with pytest.raises(ValueError, match="non-empty"):
+        recipe_lengths([None], [12, 48], [])

@@ -11,8 +11,8 @@ import pandas as pd
 from hashlib_core.claims import claims_frame, ordering_claim, versus_reported_claim
 from hashlib_core.reporting import format_mean_sd
 
-__all__ = ["FIG6_DESIGNS", "TABLE2_ORDER", "dshfmdf_rows", "equal_inputs_claims", "fig6_points", "table2_layout",
-           "versus_paper_claims"]
+__all__ = ["FIG6_DESIGNS", "TABLE2_ORDER", "dshfmdf_rows", "equal_inputs_claims", "fig6_points", "recipe_lengths",
+           "table2_layout", "versus_paper_claims"]
 
 #: the row order of paper 000's Table 2 (its "Ours" row is our "DSHFMDF")
 TABLE2_ORDER = ["SH", "ITQ", "KSH", "SDH", "LSH", "PCAH", "CNNH", "DNNH", "DHN", "HashNet", "DPSH", "DSDH", "DCH",
@@ -40,6 +40,20 @@ def fig6_points(betas: Sequence[float], gammas: Sequence[float], default_beta: f
                          f"default_gamma {default_gamma} in gammas {gammas} (the point where the curves cross)")
     points = [(b, float(default_gamma)) for b in betas] + [(float(default_beta), g) for g in gammas]
     return list(dict.fromkeys(points))
+
+
+def recipe_lengths(recipes: Sequence, bits: Sequence[int], scratch_bits: Sequence[int] | None = None
+                   ) -> list[tuple[object, list[int]]]:
+    """``[(recipe, code lengths)]`` for a notebook that runs several network settings: every recipe
+    at ``bits``, except the profile's own network (recipe ``None``: from scratch in ``cpu``) at
+    ``scratch_bits`` when given. Issue 13: a from-scratch network near chance cannot test an
+    ordering, so it is kept where it is cheap (fewer lengths), never with fewer seeds."""
+    bits = [int(b) for b in bits]
+    if scratch_bits is not None:
+        scratch_bits = [int(b) for b in scratch_bits]
+        if not scratch_bits or not set(scratch_bits) <= set(bits):
+            raise ValueError(f"scratch_bits {scratch_bits} must be a non-empty subset of bits {bits}")
+    return [(r, scratch_bits if r is None and scratch_bits is not None else bits) for r in recipes]
 
 
 def dshfmdf_rows(ours: pd.DataFrame) -> pd.DataFrame:
