@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from hashlib_core.plan import TRUNK_PASS_MIN_S, _trunk_key, run_compute_s  # noqa: E402
+from hashlib_core.plan import TRUNK_PASS_MIN_S, run_trunk_key, run_compute_s  # noqa: E402
 
 
 def kind_of(config: dict) -> tuple[str, str, str]:
@@ -40,7 +40,7 @@ def breakdown(figures: Path) -> tuple[dict, float, int]:
             runs.setdefault(key, run)
             config = run.get("config") or {}
             trunk_s = float((run.get("timings") or {}).get("trunk_s", 0.0) or 0.0)
-            trunk = (_trunk_key(config), config.get("protocol"))
+            trunk = (run_trunk_key(config), config.get("protocol"))
             if trunk[0] and trunk_s >= TRUNK_PASS_MIN_S and trunk_s > passes.get(trunk, (0.0,))[0]:
                 passes[trunk] = (trunk_s, kind_of(config))
     kinds: dict = collections.defaultdict(lambda: [0, 0.0, 0.0])

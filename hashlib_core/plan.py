@@ -76,7 +76,7 @@ def run_compute_s(timings: dict[str, Any]) -> float:
     return float(sum(float(timings.get(k, 0.0) or 0.0) for k in COMPUTE_TIMINGS))
 
 
-def _trunk_key(config: dict[str, Any]) -> str | None:
+def run_trunk_key(config: dict[str, Any]) -> str | None:
     """The frozen trunk a run needs (None for a run that trains its whole network)."""
     if not dict(config.get("train") or {}).get("freeze_backbone"):
         return None
@@ -149,7 +149,7 @@ def recorded_trunk_passes(figures_root: Path) -> dict[str, float]:
         for run in (json.loads(path.read_text()).get("runs") or {}).values():
             seconds = float((run.get("timings") or {}).get("trunk_s", 0.0) or 0.0)
             if seconds >= TRUNK_PASS_MIN_S:
-                key = _trunk_key(run.get("config") or {})
+                key = run_trunk_key(run.get("config") or {})
                 if key:
                     passes[key] = max(passes.get(key, 0.0), seconds)
     return passes
@@ -280,7 +280,7 @@ def plan_batch(stems: Iterable[str], figures_root: Path, cache: Path | None = No
             computed_before.add(key)
             plan.to_compute += 1
             plan.runs_s += run_compute_s(run.get("timings") or {})
-            trunk = _trunk_key(run.get("config") or {})
+            trunk = run_trunk_key(run.get("config") or {})
             if trunk and trunk not in trunks_before and (empty_cache or not _trunk_cached(trunk, cache, run.get("config"))):
                 trunks_before.add(trunk)
                 if trunk in passes:
