@@ -151,3 +151,14 @@ def test_readme_state_note_names_the_folders_not_regenerated():
     assert stale, "the note does not list the folders not regenerated"
     listed = set(re.findall(r"\d\d", stale.group(1)))
     assert listed == {name[:2] for name in NOT_REGENERATED}
+
+
+def test_readme_regeneration_estimate_is_the_gallerys_total():
+    """The README's whole-regeneration estimate is the total of the gallery's Cost table (generated
+    by hashlib_core.gallery from the manifests), not a number typed once and left to go stale."""
+    gallery = (FIGURES / "README.md").read_text()
+    total = re.search(r"\| \*\*total\*\* \((\d+) of \d+ notebooks\) \|[^|]*\|[^|]*\| \*\*([^*]+)\*\* \|", gallery)
+    assert total, "the gallery's Cost table has no total row: update this test with it"
+    quoted = re.search(r"whole cpu regeneration is far longer \(([^)]+?) estimated for (\d+) notebooks", README)
+    assert quoted, "the README no longer quotes the regeneration estimate: update this test with it"
+    assert (quoted.group(1), quoted.group(2)) == (total.group(2), total.group(1))
