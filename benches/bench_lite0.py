@@ -136,14 +136,11 @@ def bench_frozen(size: int, args) -> dict:
 
 def _op_shares(step, budget: float, top: int = 8) -> list[tuple[str, float, float]]:
     """``[(operator, self CPU ms per step, share of the step's self CPU time)]`` of ``step``,
-    the ``top`` costliest, from torch.profiler over ``budget`` seconds (after one warm-up step)."""
+    the ``top`` costliest, from torch.profiler over the steps of :func:`_timed` (its warm-up step
+    included: ``step`` has run before, so it is an ordinary step here)."""
     from torch.profiler import ProfilerActivity, profile
-    step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        n, t0 = 0, time.perf_counter()
-        while n < 2 or time.perf_counter() - t0 < budget:
-            step()
-            n += 1
+        n = _timed(step, budget)[0] + 1
     events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
     total = sum(e.self_cpu_time_total for e in events)
     events.sort(key=lambda e: -e.self_cpu_time_total)
