@@ -44,9 +44,12 @@ def test_the_baseline_is_notebook_30s_from_scratch_row_on_the_validation_split()
     ("px-64", {("input_size",): 64}),
     ("epochs-40", {("train", "epochs"): 40}),
     ("width-1/4", {("model", "width"): 0.25}),
+    ("px-64+epochs-40", {("input_size",): 64, ("train", "epochs"): 40}),
+    ("width-1/4+epochs-40", {("model", "width"): 0.25, ("train", "epochs"): 40}),
 ])
 def test_each_candidate_changes_one_setting(name, changed):
     base, cand = _settings(_config(search.BASELINE)), _settings(_config(name))
     diff = {k: cand.get(k) for k in set(base) | set(cand) if base.get(k) != cand.get(k)}
     assert diff == changed
-    assert set(search.CANDIDATES) == {search.BASELINE, "tap-pool-1", "px-64", "epochs-40", "width-1/4"}
+    assert set(search.CANDIDATES) == {search.BASELINE, "tap-pool-1", "px-64", "epochs-40", "width-1/4",
+                                      "px-64+epochs-40", "width-1/4+epochs-40"}
