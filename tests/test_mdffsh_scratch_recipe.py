@@ -1,6 +1,6 @@
 """scripts/mdffsh_scratch_recipe.py (issue 14, cpu setting (a)): its baseline is the very config of
-notebook 30's from-scratch ResNet-50 row, and every other candidate changes exactly the one setting
-it names, before any run."""
+notebook 30's from-scratch ResNet-50 row, and every other candidate changes exactly the settings
+it names (one in the first round, two in the second), before any run."""
 import dataclasses
 import sys
 
@@ -47,7 +47,7 @@ def test_the_baseline_is_notebook_30s_from_scratch_row_on_the_validation_split()
     ("px-64+epochs-40", {("input_size",): 64, ("train", "epochs"): 40}),
     ("width-1/4+epochs-40", {("model", "width"): 0.25, ("train", "epochs"): 40}),
 ])
-def test_each_candidate_changes_one_setting(name, changed):
+def test_each_candidate_changes_only_the_settings_it_names(name, changed):
     base, cand = _settings(_config(search.BASELINE)), _settings(_config(name))
     diff = {k: cand.get(k) for k in set(base) | set(cand) if base.get(k) != cand.get(k)}
     assert diff == changed
