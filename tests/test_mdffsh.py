@@ -203,3 +203,27 @@ def test_cross_method_table_counts_dshfmdfs_shared_run_as_mdffsh(isolated_cache)
     frame = baseline_frame(results)
     assert list(frame["method"]) == ["dshfmdf", "mdffsh"]
     assert frame.loc[frame["method"] == "mdffsh", "paper_method"].item() != frame.loc[frame["method"] == "dshfmdf", "paper_method"].item()
+
+
+def test_scratch_setting_changes_the_resnet50_and_vgg19_rows_alike():
+    """Notebook 30's ``scratch_setting`` reaches both trunks of the backbone claim as the same change."""
+    kw = p001_mdffsh.scratch_overrides({"recipe": "scratch-64px", "train": {"epochs": 40}, "model": {"width": 0.25}})
+    resnet = run_config("cpu", "mdffsh", "cifar10-dshfmdf", 48, 0, **kw)
+    vgg = make_config("cpu", "dshfmdf", "cifar10-dshfmdf", 48, 0, **kw)
+    for config in (resnet, vgg):
+        assert (config.input_size, config.train["epochs"], config.model["width"]) == (64, 40, 0.25)
+    assert (resnet.model["backbone"], vgg.model["backbone"]) == ("resnet50", "vgg19_bn")
+    assert p001_mdffsh.scratch_overrides({}) == {"recipe": None, "model": None, "train": None}
+    assert run_config("cpu", "mdffsh", "cifar10-dshfmdf", 48, 0, **p001_mdffsh.scratch_overrides(None)) == \
+        run_config("cpu", "mdffsh", "cifar10-dshfmdf", 48, 0)
+
+
+@pytest.mark.parametrize("setting, words", [
+    ({"epochs": 40}, "unknown key(s) ['epochs']"),
+    ({"recipe": 64}, "recipe name"),
+    ({"train": 40}, "dict of train settings"),
+])
+def test_a_bad_scratch_setting_is_refused_by_name(setting, words):
+    with pytest.raises(ValueError, match="scratch_setting") as err:
+        p001_mdffsh.scratch_overrides(setting)
+    assert words in str(err.value)

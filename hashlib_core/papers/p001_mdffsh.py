@@ -23,7 +23,7 @@ from hashlib_core.papers.p000_dshfmdf import table2_layout
 from hashlib_core.runner import RunConfig, make_config, run_many
 from hashlib_core.tables import results_frame
 
-__all__ = ["TABLE2_ORDER", "TABLE3_ORDER", "TWIN_METHOD", "STAND_INS", "OBJECTIVES", "run_config",
+__all__ = ["TABLE2_ORDER", "TABLE3_ORDER", "TWIN_METHOD", "STAND_INS", "OBJECTIVES", "run_config", "scratch_overrides",
            "shared_with_dshfmdf", "sweep", "runs_frame", "method_rows", "stand_in_columns", "table_layout", "objectives",
            "scale_claims", "objective_claims", "backbone_claim"]
 
@@ -41,6 +41,25 @@ TWIN_METHOD = {"mdffsh": "dshfmdf", "dmsh": "dshfmdf"}
 
 _SAME = ("protocol", "bits", "seed", "profile", "model", "loss", "train", "input_size", "subset", "device",
          "num_threads")
+
+
+def scratch_overrides(setting: Mapping | None) -> dict:
+    """Notebook 30's ``scratch_setting`` (the from-scratch rows' change to the profile's network,
+    chosen on a validation split: docs/mdffsh_scratch_recipe.md) as :func:`sweep` keyword arguments
+    ``recipe`` / ``model`` / ``train``; one ValueError naming what is allowed, before any run."""
+    setting = dict(setting or {})
+    unknown = sorted(set(setting) - {"recipe", "model", "train"})
+    if unknown:
+        raise ValueError(f"scratch_setting has unknown key(s) {unknown}; allowed: recipe (a recipe name of the "
+                         "profile), model (dict), train (dict)")
+    recipe = setting.get("recipe")
+    if recipe is not None and not isinstance(recipe, str):
+        raise ValueError(f"scratch_setting['recipe'] must be a recipe name or None, got {recipe!r}")
+    for key in ("model", "train"):
+        if not isinstance(setting.get(key) or {}, Mapping):
+            raise ValueError(f"scratch_setting[{key!r}] must be a dict of {key} settings, got {setting[key]!r}")
+    return {"recipe": recipe, "model": dict(setting.get("model") or {}) or None,
+            "train": dict(setting.get("train") or {}) or None}
 
 
 def shared_with_dshfmdf(config: RunConfig, twin: RunConfig) -> bool:
