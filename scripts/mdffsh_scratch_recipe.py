@@ -1,13 +1,14 @@
 """Choose the cpu setting of MDFF-SH's from-scratch ResNet-50 on a validation split (issue 14, setting (a)).
 
-Notebook 30's from-scratch row trains MDFF-SH on the cpu profile's own network: ResNet-50 at width
-1/8 from random weights, 32 px, 20 epochs, the head's taps pooled to 2×2 (the VGG row's settings, so
-the ResNet-50 vs VGG-19 comparison changes only the trunk). At 32 px ResNet-50's conv3 / conv4 /
-conv5 taps are 4×4 / 2×2 / 1×1, so the 2×2 pool only repeats conv5. Every candidate here is one
-change to that setting, run through the one runner on ``cifar10-dshfmdf:val`` (1,000 of the 5,000
-training images held out as queries; the protocol's queries are never touched) for every seed of
-``--seeds``, and compared with the profile's setting by :func:`hashlib_core.claims.ordering_claim`
-(paired by seed). Writes docs/mdffsh_scratch_recipe.md (+ .json with every run).
+The baseline is the cpu profile's own from-scratch network: ResNet-50 at width 1/8 from random
+weights, 32 px, 20 epochs, the head's taps pooled to 2×2 (the VGG row's settings). At 32 px
+ResNet-50's conv3 / conv4 / conv5 taps are 4×4 / 2×2 / 1×1, so the 2×2 pool only repeats conv5.
+The first round changes one setting per candidate, the second combines the winners. Every run goes
+through the one runner on ``cifar10-dshfmdf:val`` (1,000 of the 5,000 training images held out as
+queries; the protocol's queries are never touched) for every seed of ``--seeds``, and each candidate
+is compared with the baseline by :func:`hashlib_core.claims.ordering_claim` (paired by seed). Writes
+docs/mdffsh_scratch_recipe.md (+ .json with every run). The winner is notebook 30's
+``scratch_setting`` (params/30_mdffsh_table2_table3/cpu.yaml; docs/decisions.md).
 
     python scripts/mdffsh_scratch_recipe.py [--seeds 0 1 2] [--only profile tap-pool-1]
 
