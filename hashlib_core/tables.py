@@ -43,6 +43,8 @@ def results_frame(results: Iterable) -> pd.DataFrame:
             **{f"loss.{k}": v for k, v in dict(c.loss).items()},
             **r.metrics,
             "train_s": r.timings.get("train_s", np.nan),
+            # a row's cost beside the paper: minutes of training per run on this machine
+            "train_min": r.timings.get("train_s", np.nan) / 60,
             "trunk_s": r.timings.get("trunk_s", 0.0),
             "encode_s": r.timings.get("encode_s", np.nan),
             "key": r.key[:10],
