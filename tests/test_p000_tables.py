@@ -136,3 +136,23 @@ def test_recipe_lengths_cut_only_the_from_scratch_setting():
         recipe_lengths([None], [12, 48], [64])
     with pytest.raises(ValueError, match="non-empty"):
         recipe_lengths([None], [12, 48], [])
+
+
+def test_scale_sweep_computes_the_fused_runs_first_and_returns_the_notebook_order(monkeypatch):
+    """Notebook 04: the fused runs' trunk pass caches every tap, so they go first (one pass on an
+    empty cache, not three); the results keep the notebook's order (setting, variant, length)."""
+    import hashlib_core.runner as runner
+    from hashlib_core.papers.p000_dshfmdf import scale_sweep
+
+    calls = []
+
+    def fake_sweep(profile, method, protocol, bits, seeds, model, recipe):
+        calls.append((recipe, model["variant"]))
+        return [(recipe, model["variant"], b, s) for b in bits for s in seeds]
+
+    monkeypatch.setattr(runner, "sweep", fake_sweep)
+    out = scale_sweep("cpu", ["fc1", "conv3-5", "fused"], [None, "lite0"], [12, 48], [48], [0, 1])
+    assert calls == [(None, "fused"), (None, "fc1"), (None, "conv3-5"),
+                     ("lite0", "fused"), ("lite0", "fc1"), ("lite0", "conv3-5")]
+    assert [r[:2] for r in out[:6]] == [(None, "fc1")] * 2 + [(None, "conv3-5")] * 2 + [(None, "fused")] * 2
+    assert out[6:] == [("lite0", v, b, s) for v in ["fc1", "conv3-5", "fused"] for b in [12, 48] for s in [0, 1]]

@@ -12,7 +12,7 @@ from hashlib_core.claims import claims_frame, ordering_claim, versus_reported_cl
 from hashlib_core.reporting import format_mean_sd
 
 __all__ = ["FIG6_DESIGNS", "TABLE2_ORDER", "dshfmdf_rows", "equal_inputs_claims", "fig6_points", "recipe_lengths",
-           "table2_layout", "versus_paper_claims"]
+           "scale_sweep", "table2_layout", "versus_paper_claims"]
 
 #: the row order of paper 000's Table 2 (its "Ours" row is our "DSHFMDF")
 TABLE2_ORDER = ["SH", "ITQ", "KSH", "SDH", "LSH", "PCAH", "CNNH", "DNNH", "DHN", "HashNet", "DPSH", "DSDH", "DCH",
@@ -54,6 +54,23 @@ def recipe_lengths(recipes: Sequence, bits: Sequence[int], scratch_bits: Sequenc
         if not scratch_bits or not set(scratch_bits) <= set(bits):
             raise ValueError(f"scratch_bits {scratch_bits} must be a non-empty subset of bits {bits}")
     return [(r, scratch_bits if r is None and scratch_bits is not None else bits) for r in recipes]
+
+
+def scale_sweep(profile: str, variants: Sequence[str], recipes: Sequence, bits: Sequence[int],
+                scratch_bits: Sequence[int] | None, seeds: Sequence[int], protocol: str = "cifar10-dshfmdf") -> list:
+    """Notebook 04's runs (Table 4): DSHFMDF per network setting and feature-scale variant, in the
+    notebook's order (setting, then ``variants``, then :func:`hashlib_core.runner.sweep`'s order).
+
+    The ``fused`` runs of each setting are computed first: on a frozen trunk their pass caches every
+    tap (conv3, conv4, conv5 and fc1), which then serves the fc1 and conv3-5 variants, so an empty
+    cache pays one trunk pass (≈ 26 min for Lite0 on 2 cores) instead of three."""
+    from hashlib_core.runner import sweep
+
+    by_arm = {}
+    for recipe, lengths in recipe_lengths(recipes, bits, scratch_bits):
+        for v in sorted(variants, key=lambda v: v != "fused"):  # stable: the others keep their order
+            by_arm[(recipe, v)] = sweep(profile, "dshfmdf", protocol, lengths, seeds, model={"variant": v}, recipe=recipe)
+    return [r for recipe, _ in recipe_lengths(recipes, bits, scratch_bits) for v in variants for r in by_arm[(recipe, v)]]
 
 
 def dshfmdf_rows(ours: pd.DataFrame) -> pd.DataFrame:
