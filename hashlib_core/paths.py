@@ -4,6 +4,8 @@
   torchvision's ``cifar-10-batches-py/``), ``nuswide_21/`` and ``coco/`` list files.
 * ``cache_root()`` -- ``$HASHLIB_CACHE`` if set, else ``<repo>/.cache/hashlib``. Holds saved splits
   (``splits/``) and, elsewhere in the package, the run cache.
+* ``run_archive()`` -- ``$HASHLIB_RUN_ARCHIVE`` if set (empty: none), else ``<repo>/runs``: the
+  committed results of the runs behind ``figures/`` (read-only; :mod:`hashlib_core.runner`).
 * ``repo_root()``  -- the folder that contains the ``hashlib_core`` package.
 
 Importing this module creates nothing on disk; folders are created only when something is written.
@@ -37,6 +39,7 @@ __all__ = [
     "repo_root",
     "data_root",
     "cache_root",
+    "run_archive",
     "splits_dir",
     "atomic_path",
     "atomic_dir",
@@ -83,6 +86,7 @@ def _temp_tag() -> str:
 
 ENV_DATA = "HASHLIB_DATA"
 ENV_CACHE = "HASHLIB_CACHE"
+ENV_RUN_ARCHIVE = "HASHLIB_RUN_ARCHIVE"
 
 
 def repo_root() -> Path:
@@ -104,6 +108,15 @@ def cache_root() -> Path:
     if env:
         return Path(env).expanduser()
     return repo_root() / ".cache" / "hashlib"
+
+
+def run_archive() -> Path | None:
+    """The committed run archive: ``$HASHLIB_RUN_ARCHIVE`` if set (set and empty: no archive, so
+    every run not in the cache is computed), else ``<repo>/runs``. Not created."""
+    env = os.environ.get(ENV_RUN_ARCHIVE)
+    if env is not None:
+        return Path(env.strip()).expanduser() if env.strip() else None
+    return repo_root() / "runs"
 
 
 def splits_dir() -> Path:

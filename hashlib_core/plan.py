@@ -37,7 +37,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Iterable
 
-from hashlib_core.paths import cache_root
+from hashlib_core.paths import cache_root, run_archive
 
 #: timings that are compute time (``train_images_per_s`` is a rate, not a duration)
 COMPUTE_TIMINGS = ("features_s", "train_s", "encode_s", "metrics_s")
@@ -96,7 +96,9 @@ def _manifest(folder: Path) -> dict[str, Any] | None:
 
 
 def _run_cached(key: str, cache: Path) -> bool:
-    return (cache / "runs" / key / "meta.json").is_file()
+    """In the run cache, or in the committed run archive (:func:`hashlib_core.paths.run_archive`)."""
+    archive = run_archive()
+    return any((root / key / "meta.json").is_file() for root in [cache / "runs"] + ([archive] if archive else []))
 
 
 def _trunk_cached(key: str, cache: Path, config: dict[str, Any] | None = None) -> bool:

@@ -21,6 +21,8 @@ import io
 import json
 import os
 import logging
+import re
+import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -34,7 +36,7 @@ from hashlib_core.baselines.features import check_features, features_for
 from hashlib_core.data import get_protocol
 from hashlib_core.integrity import sha256_file, verify_folder, write_checksums
 from hashlib_core.methods import Method, get_method
-from hashlib_core.paths import atomic_dir, cache_root, remove_stale_temps, unwritable
+from hashlib_core.paths import atomic_dir, cache_root, remove_stale_temps, run_archive, unwritable
 from hashlib_core.profiles import Profile, load_profile
 from hashlib_core.progress import write
 from hashlib_core.train import TrainSettings, encode, fit, set_determinism
@@ -131,6 +133,16 @@ def run_dir(key: str, cache_dir: Path | None = None) -> Path:
     return Path(cache_dir or cache_root()) / "runs" / key
 
 
+def archived_run_dir(key: str) -> Path | None:
+    """The committed archive's entry of ``key`` (:func:`hashlib_core.paths.run_archive`), if there
+    is one. The archive holds the runs behind ``figures/`` (codes and metrics, the cache's own
+    entry format, verified the same way), so a fresh clone rebuilds those tables without training;
+    it is read, never written, by a run (``scripts/archive_runs.py`` adds to it)."""
+    root = run_archive()
+    entry = root / key if root is not None else None
+    return entry if entry is not None and entry.is_dir() else None
+
+
 ENTRY_FILES = ("codes.npz", "meta.json")
 log = logging.getLogger("hashlib_core.cache")
 
@@ -157,6 +169,41 @@ def write_entry(directory: Path, result: RunResult) -> None:
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
         write_checksums(tmp, ENTRY_FILES)
+
+
+_CLEAN_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def archive_entries(cache_dir: Path | None = None, archive: Path | None = None,
+                    exclude_profiles: Iterable[str] = ("smoke",)) -> list[str]:
+    """Copy the run cache's entries into the committed run archive (default
+    :func:`hashlib_core.paths.run_archive`); return the keys added, sorted.
+
+    Only entries that verify against their ``SHA256SUMS``, were computed at a clean commit (the
+    archive backs committed figures, which must name one) and are not of ``exclude_profiles`` (by
+    default the CI profile, ``smoke``) are taken; entries already archived are left
+    as they are. Each is written atomically."""
+    archive = archive or run_archive()
+    if archive is None:
+        raise ValueError("no run archive: HASHLIB_RUN_ARCHIVE is set and empty")
+    added = []
+    for entry in sorted((Path(cache_dir or cache_root()) / "runs").glob("[!.]*")):
+        if not entry.is_dir() or (archive / entry.name).exists():
+            continue
+        try:
+            verify_folder(entry, ENTRY_FILES)
+            meta = json.loads((entry / "meta.json").read_text())
+        except (OSError, ValueError) as err:
+            log.warning("not archived, %s: %s", entry.name[:10], err)
+            continue
+        if meta.get("key") != entry.name or meta.get("config", {}).get("profile") in set(exclude_profiles) \
+                or not _CLEAN_COMMIT.fullmatch(str(meta.get("computed_at_commit", ""))):
+            continue
+        with atomic_dir(archive / entry.name) as tmp:
+            for name in (*ENTRY_FILES, "SHA256SUMS"):
+                shutil.copy2(entry / name, tmp / name)
+        added.append(entry.name)
+    return added
 
 
 def _current_split(config: RunConfig):
@@ -215,7 +262,9 @@ def load_cached(config: RunConfig, cache_dir: Path | None = None, split_checksum
     other data is a miss. An entry that exists but fails is logged (one line, when ``log_miss``)."""
     directory = run_dir(config.key(), cache_dir)
     if not directory.exists():
-        return None
+        directory = archived_run_dir(config.key())
+        if directory is None:
+            return None
     if check_data and split_checksum is None:
         split_checksum = _current_split(config).checksum
     try:
