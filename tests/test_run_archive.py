@@ -4,6 +4,7 @@ import dataclasses
 import json
 
 import numpy as np
+from damage import flip_middle_byte
 
 from hashlib_core import plan, runner
 from hashlib_core.integrity import write_checksums
@@ -55,13 +56,11 @@ def test_an_archived_run_is_read_not_recomputed_and_a_damaged_one_is_recomputed(
     assert not run_dir(cfg.key()).exists()  # read from the archive, nothing copied or written
     # damaged archive codes: a miss, recomputed into the cache; the archive is not touched
     codes = archive / cfg.key() / "codes.npz"
-    data = bytearray(codes.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    codes.write_bytes(bytes(data))
+    damaged = flip_middle_byte(codes)
     assert load_cached(cfg) is None
     third = run(cfg, progress=False, verbose=False)
     assert not third.cached and np.array_equal(third.db_codes, first.db_codes)
-    assert run_dir(cfg.key()).is_dir() and codes.read_bytes() == bytes(data)
+    assert run_dir(cfg.key()).is_dir() and codes.read_bytes() == damaged
 
 
 def test_an_empty_setting_turns_the_archive_off(monkeypatch):

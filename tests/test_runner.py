@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from damage import flip_middle_byte
 from hashlib_core import runner
 from hashlib_core.runner import load_cached, make_config, run, run_dir, run_many
 
@@ -41,10 +42,7 @@ def test_cache_hit_then_corruption_is_recomputed(isolated_cache):
     assert second.cached and np.array_equal(first.db_codes, second.db_codes)
     assert second.metrics == first.metrics  # JSON round trip of floats is exact
     # flip bytes of the stored codes: verification must fail and the run be recomputed
-    path = run_dir(cfg.key()) / "codes.npz"
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
+    flip_middle_byte(run_dir(cfg.key()) / "codes.npz")
     assert load_cached(cfg) is None
     third = run(cfg, progress=False, verbose=False)
     assert not third.cached and np.array_equal(third.db_codes, first.db_codes)
