@@ -34,7 +34,7 @@ from hashlib_core import codes as codes_mod
 from hashlib_core import metrics as metrics_mod
 from hashlib_core.baselines.features import check_features, features_for
 from hashlib_core.data import get_protocol
-from hashlib_core.integrity import sha256_file, verify_folder, write_checksums
+from hashlib_core.integrity import CHECKSUMS, sha256_file, verify_folder, write_checksums
 from hashlib_core.methods import Method, get_method
 from hashlib_core.paths import atomic_dir, cache_root, remove_stale_temps, run_archive, unwritable
 from hashlib_core.profiles import Profile, load_profile
@@ -139,8 +139,7 @@ def archived_run_dir(key: str) -> Path | None:
     entry format, verified the same way), so a fresh clone rebuilds those tables without training;
     it is read, never written, by a run (``scripts/archive_runs.py`` adds to it)."""
     root = run_archive()
-    entry = root / key if root is not None else None
-    return entry if entry is not None and entry.is_dir() else None
+    return root / key if root is not None and (root / key).is_dir() else None
 
 
 ENTRY_FILES = ("codes.npz", "meta.json")
@@ -200,7 +199,7 @@ def archive_entries(cache_dir: Path | None = None, archive: Path | None = None,
                 or not _CLEAN_COMMIT.fullmatch(str(meta.get("computed_at_commit", ""))):
             continue
         with atomic_dir(archive / entry.name) as tmp:
-            for name in (*ENTRY_FILES, "SHA256SUMS"):
+            for name in (*ENTRY_FILES, CHECKSUMS):
                 shutil.copy2(entry / name, tmp / name)
         added.append(entry.name)
     return added
