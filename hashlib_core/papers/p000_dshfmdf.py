@@ -66,11 +66,12 @@ def scale_sweep(profile: str, variants: Sequence[str], recipes: Sequence, bits: 
     cache pays one trunk pass (≈ 26 min for Lite0 on 2 cores) instead of three."""
     from hashlib_core.runner import sweep
 
+    settings = recipe_lengths(recipes, bits, scratch_bits)
     by_arm = {}
-    for recipe, lengths in recipe_lengths(recipes, bits, scratch_bits):
+    for recipe, lengths in settings:
         for v in sorted(variants, key=lambda v: v != "fused"):  # stable: the others keep their order
             by_arm[(recipe, v)] = sweep(profile, "dshfmdf", protocol, lengths, seeds, model={"variant": v}, recipe=recipe)
-    return [r for recipe, _ in recipe_lengths(recipes, bits, scratch_bits) for v in variants for r in by_arm[(recipe, v)]]
+    return [r for recipe, _ in settings for v in variants for r in by_arm[(recipe, v)]]
 
 
 def dshfmdf_rows(ours: pd.DataFrame) -> pd.DataFrame:
