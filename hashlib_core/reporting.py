@@ -64,6 +64,32 @@ def cpu_capability() -> str:
         return "unknown"
 
 
+def cpu_model(cpuinfo: str | None = None) -> str:
+    """The processor's vendor, family and model numbers (``"GenuineIntel family 6 model 207"``),
+    read from ``/proc/cpuinfo`` (or the text given); the platform's processor name elsewhere.
+    The kernel set alone does not identify the arithmetic: two AVX-512 processor models gave the
+    same Lite0 run MAPs 0.7997 and 0.8058 (docs/decisions.md, "Same seed, same result: across
+    CPUs")."""
+    try:
+        text = Path("/proc/cpuinfo").read_text() if cpuinfo is None else cpuinfo
+    except OSError:
+        text = ""
+    info: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() in ("vendor_id", "cpu family", "model"):
+            info.setdefault(key.strip(), value.strip())
+    if len(info) == 3:
+        return f"{info['vendor_id']} family {info['cpu family']} model {info['model']}"
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def computed_on() -> str:
+    """Where a run is computed, as its cache entry records it: the kernel set and the processor
+    model (``"AVX512, GenuineIntel family 6 model 207"``)."""
+    return f"{cpu_capability()}, {cpu_model()}"
+
+
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
     arr = np.asarray(list(values), dtype=float)
@@ -152,7 +178,7 @@ class Report:
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "wall_time_s": round(time.time() - self.started, 1),
             "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
-                        "cpu_capability": cpu_capability()},
+                        "cpu_capability": cpu_capability(), "cpu_model": cpu_model()},
             "splits": self.splits,
             "runs": self.runs,
             "outputs": sorted(set(self.outputs)),

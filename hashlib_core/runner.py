@@ -95,7 +95,7 @@ class RunResult:
     split_checksum: str
     cached: bool = False
     computed_at_commit: str = ""  # the code that trained it (recorded in the cache entry)
-    computed_on: str = ""  # the CPU kernel set that trained it (reporting.cpu_capability)
+    computed_on: str = ""  # the CPU kernel set and processor model that trained it (reporting.computed_on)
     # the method a table asked for when this run is another method's identical computation
     # (MDFF-SH / DMSH rows served by DSHFMDF's run: hashlib_core.papers.p001_mdffsh.run_config)
     asked_as: str = ""
@@ -335,13 +335,13 @@ def cached_run(config: RunConfig, compute: Callable[[], "RunResult"], cache_dir:
 
 
 def _computed(config: RunConfig, compute: Callable[[], "RunResult"]) -> RunResult:
-    from hashlib_core.reporting import cpu_capability, git_commit
+    from hashlib_core.reporting import computed_on, git_commit
 
     result = compute()
     if not result.computed_at_commit:
         result.computed_at_commit = git_commit()
     if not result.computed_on:
-        result.computed_on = cpu_capability()
+        result.computed_on = computed_on()
     return result
 
 

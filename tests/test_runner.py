@@ -53,14 +53,18 @@ def test_cache_hit_then_corruption_is_recomputed(isolated_cache):
     assert load_cached(cfg) is None
 
 
-def test_a_run_records_the_cpu_kernel_set_it_was_computed_on(isolated_cache):
-    """Same seed, same codes on one kind of CPU; across CPU kernel sets (AVX2 / AVX-512) floats can
-    differ in the last bits, so the cache entry keeps where it was computed (docs/decisions.md)."""
+def test_a_run_records_the_cpu_kernel_set_and_processor_it_was_computed_on(isolated_cache):
+    """Same seed, same codes on one kind of CPU; across CPU kernel sets (AVX2 / AVX-512), and across
+    processor models with the same kernel set, floats can differ in the last bits, so the cache
+    entry keeps where it was computed (docs/decisions.md)."""
     import torch
+
+    from hashlib_core.reporting import cpu_model
 
     cfg = _config()
     first = run(cfg, progress=False, verbose=False)
-    assert first.computed_on == torch.backends.cpu.get_cpu_capability() != ""
+    assert first.computed_on == f"{torch.backends.cpu.get_cpu_capability()}, {cpu_model()}"
+    assert cpu_model() not in ("", "unknown")
     assert json.loads((run_dir(cfg.key()) / "meta.json").read_text())["computed_on"] == first.computed_on
     assert run(cfg, progress=False, verbose=False).computed_on == first.computed_on  # read back from the entry
     # an entry written before the field existed reads as "unknown", not as this machine

@@ -60,6 +60,7 @@ def test_report_writes_tables_figures_and_manifest(tmp_path, monkeypatch):
 
     # the CPU kernel set beside the commit: results can differ in the last bits between kernel sets
     assert on_disk["machine"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert on_disk["machine"]["cpu_model"] == reporting.cpu_model()
     assert (tmp_path / "nb" / "t.md").read_text().startswith("caption")
 
 
@@ -90,3 +91,14 @@ def test_save_table_escapes_pipes_in_markdown_cells_only(tmp_path, monkeypatch):
     row = [line for line in md.splitlines() if "gap" in line][0]
     assert "gap \\|d\\| small" in row and row.count(" | ") == 1  # two cells, one separator
     assert pd.read_csv(tmp_path / "nb" / "t.csv")["reason"][0] == "gap |d| small"
+
+
+def test_cpu_model_reads_vendor_family_and_model_of_the_first_processor():
+    """Two AVX-512 processor models gave different floats for the same seed: the processor's
+    model numbers go beside the kernel set (docs/decisions.md, "Same seed, same result")."""
+    cpuinfo = ("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 207\n"
+               "model name\t: Intel(R) Xeon(R) Processor\n\nprocessor\t: 1\nvendor_id\t: OtherVendor\n"
+               "cpu family\t: 7\nmodel\t\t: 1\n")
+    assert reporting.cpu_model(cpuinfo) == "GenuineIntel family 6 model 207"
+    # no /proc/cpuinfo fields (another OS): the platform's processor name, never an empty string
+    assert reporting.cpu_model("") not in ("",)
