@@ -23,6 +23,13 @@ export HASHLIB_DATA
 # its editable install points at whichever checkout built it.
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
+# glibc malloc settings for every process started from here (kernels of `make lab`, `make test`):
+# the values of hashlib_core.reproduce.ALLOCATOR_ENV, which says why (tests/test_reproduce.py checks
+# that the two agree); bit-identical weights, no page-fault storm (benches/bench_allocator.py).
+export MALLOC_MMAP_THRESHOLD_ ?= 33554432
+export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
+export MALLOC_TOP_PAD_ ?= 67108864
+
 # `make lab`: where JupyterLab listens (LAB_PORT=0 picks a free port; the URL is printed either way)
 LAB_IP ?= 127.0.0.1
 LAB_PORT ?= 8888

@@ -95,6 +95,24 @@ def resolve(profile: str, only: list[str] | None = None) -> list[tuple[Path, dic
     return plan
 
 
+# glibc malloc settings for the kernels that train (read by glibc when a process starts, so they are
+# set in the environment the kernels inherit; the Makefile exports the same values for `make lab` /
+# `make test`). A training step's tensors are megabytes; by default glibc serves such blocks with
+# fresh mmap()s and hands freed heap back to the kernel, so every step pays for zeroed pages again:
+# ~200,000 minor page faults a second and a fifth of the CPU time in the kernel on a Lite0 head run.
+# Pinning the mmap threshold at its 64-bit maximum and keeping freed memory removes that, and the
+# trained weights are bit-identical (benches/bench_allocator.py).
+ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 * 1024 * 1024), "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+                 "MALLOC_TOP_PAD_": str(64 * 1024 * 1024)}
+
+
+def use_allocator_settings(environ=os.environ) -> None:
+    """Set :data:`ALLOCATOR_ENV` in ``environ`` for the kernels started from here; a value the user
+    set already wins."""
+    for name, value in ALLOCATOR_ENV.items():
+        environ.setdefault(name, value)
+
+
 def execute(notebook: Path, params: dict[str, Any], profile: str) -> Path:
     """Run one notebook with papermill; the executed copy lands beside its outputs, atomically.
 
@@ -214,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run every sweep on the Dask cluster at ADDRESS (tcp://host:8786; docs/scaling.md)")
     args = parser.parse_args(argv)
+    use_allocator_settings()  # inherited by the kernels papermill starts
     if args.scheduler:  # inherited by the kernels papermill starts: runner.run_many picks it up
         os.environ["HASHLIB_DASK_SCHEDULER"] = args.scheduler
     try:

@@ -62,3 +62,22 @@ def test_papermill_sees_every_parameter_of_every_notebook(caplog):
             seen = {p.name for p in PythonTranslator.inspect(cell)}
         assert not [r.message for r in caplog.records if "Unable to parse" in r.message], path
         assert seen == set(reproduce.notebook_defaults(path)), path
+
+
+def test_allocator_settings_reach_the_kernels_but_a_users_value_wins():
+    environ = {"MALLOC_TRIM_THRESHOLD_": "0", "PATH": "/bin"}
+    reproduce.use_allocator_settings(environ)
+    assert environ["MALLOC_TRIM_THRESHOLD_"] == "0"  # set by the user: kept
+    assert environ["MALLOC_MMAP_THRESHOLD_"] == reproduce.ALLOCATOR_ENV["MALLOC_MMAP_THRESHOLD_"]
+    assert set(reproduce.ALLOCATOR_ENV) <= set(environ)
+
+
+def test_makefile_exports_the_same_allocator_settings_as_reproduce():
+    """`make lab` / `make test` kernels and `python -m hashlib_core.reproduce` kernels run with the
+    same glibc settings: the Makefile's exported values are ALLOCATOR_ENV's."""
+    import re
+    from pathlib import Path
+
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    exported = dict(re.findall(r"^export (MALLOC_\w+) \?= (\S+)$", makefile, re.M))
+    assert exported == reproduce.ALLOCATOR_ENV
