@@ -132,7 +132,7 @@ _RECIPE = Rule("str", known=_recipes, optional=True)
 #: parameter name -> rule, one table for every notebook
 RULES: dict[str, Rule] = {
     **{n: _BITS for n in ("bits", "bits_table1", "bits_table2", "sanity_bits", "tie_bits", "curve_bits",
-                          "deep_bits", "compare_ml_bits", "coco_bits")},
+                          "deep_bits", "compare_ml_bits", "coco_bits", "scratch_bits")},
     **{n: _SEEDS for n in ("seeds", "seeds_table2", "kbc_seeds", "compare_seeds", "ml_seeds", "coco_seeds",
                            "baseline_seeds")},
     **{n: _SEED for n in ("seed", "curve_seed")},
