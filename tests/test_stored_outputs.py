@@ -163,7 +163,7 @@ def test_logs_are_scanned(tmp_path):
 #: folders executed before the batch fixes of issue 18, not regenerated yet: remove a folder here when
 #: the regeneration of issue 13 reaches it (the test then fails on a listed folder that passes)
 NOT_REGENERATED = {
-    "04_dshfmdf_table4_fig5_scales", "07_dshfmdf_fig6_sensitivity",
+    "07_dshfmdf_fig6_sensitivity",
 }
 
 
