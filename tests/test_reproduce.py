@@ -76,16 +76,15 @@ def test_makefile_exports_the_same_allocator_settings_as_reproduce():
     """`make lab` / `make test` kernels and `python -m hashlib_core.reproduce` kernels run with the
     same glibc settings: the Makefile's exported values are ALLOCATOR_ENV's."""
     import re
-    from pathlib import Path
 
-    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    makefile = (reproduce.repo_root() / "Makefile").read_text()
     exported = dict(re.findall(r"^export (MALLOC_\w+) \?= (\S+)$", makefile, re.M))
     assert exported == reproduce.ALLOCATOR_ENV
 
 
 def test_scratch_bits_are_checked_as_code_lengths():
     """`scratch_bits` (notebooks 04 and 30: the from-scratch rows' lengths) has a None default, so
-    its type comes from the rule table: a length outside the allowed ones is refused before any run."""
+    its element type comes from the rule table: a length that is not an integer is refused before any run."""
     nb30 = reproduce.repo_root() / "notebooks" / "30_mdffsh_table2_table3.ipynb"
     reproduce.validate_parameters(nb30, {"scratch_bits": [12, 48]})
     reproduce.validate_parameters(nb30, {"scratch_bits": None})  # None: all of `bits`
