@@ -62,10 +62,9 @@ def test_headline_quotes_the_lite0_row():
     assert [v.strip() for v in headline.group(1).split("/")] == lite0
 
 
-@pytest.mark.xfail(strict=True, reason="the committed figures predate issues 11-13 (runs computed at unknown "
-                   "or dirty commits); regenerating them at a clean commit makes this pass, and strict=True "
-                   "then fails until this marker is removed")
 def test_every_committed_figure_was_computed_at_a_clean_known_commit():
+    """Issue 13: every manifest in figures/, and every run it lists, names the clean commit it was
+    computed at (no dirty tree, no unknown commit)."""
     import json
 
     bad = []
