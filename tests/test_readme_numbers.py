@@ -5,8 +5,6 @@ regenerated folder's row in the artefact map quotes only that folder's tables.""
 import csv
 import re
 
-import pytest
-
 from hashlib_core.paths import repo_root
 
 README = (repo_root() / "README.md").read_text()
