@@ -159,3 +159,16 @@ def test_readme_regeneration_estimate_is_the_gallerys_total():
     quoted = re.search(r"whole cpu regeneration is far longer \(([^)]+?) estimated for (\d+) notebooks", README)
     assert quoted, "the README no longer quotes the regeneration estimate: update this test with it"
     assert (quoted.group(1), quoted.group(2)) == (total.group(2), total.group(1))
+
+
+def test_readme_notebook01_estimate_is_the_gallerys_row():
+    """The README's cost paragraph quotes the gallery's empty-cache estimate for notebook 01; like the
+    total above, it is the Cost table's cell, not a copy typed once (it went stale once the
+    manifests' rates moved)."""
+    gallery = (FIGURES / "README.md").read_text()
+    row = re.search(r"^\| 01_dshfmdf_table2 \|[^|]*\|[^|]*\| ([^|]+?) \|", gallery, re.M)
+    assert row, "the gallery's Cost table has no row for notebook 01: update this test with it"
+    quoted = re.search(r"the gallery's Cost table, which reads the trunk pass as recorded, says ([^.]+?)\.",
+                       README.replace("\n", " "))
+    assert quoted, "the README no longer quotes notebook 01's estimate: update this test with it"
+    assert quoted.group(1) == row.group(1)
